@@ -1,0 +1,112 @@
+"""The Environment interface: one object per proof attempt, made inside a prover worker.
+
+An environment applies tactics to goals statelessly (goal in, outcome out) and records each
+application as an edge of the attempt's proof tree. Every way a tactic can fail becomes an
+``ErrorNode`` kind on that edge: nothing a tactic does raises out of ``run_tactic``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, TypeAlias
+
+from experiments.end_to_end.proof_tree import Edge, ErrorKind, Goal, InternalNode, ProofTree
+
+Suggestion: TypeAlias = tuple[str, float]
+"""A tactic as text and its log-probability under the tactic model."""
+
+
+@dataclass(frozen=True)
+class Premise:
+    """A theorem the current goal may cite: its name, statement and exact form if known."""
+
+    name: str
+    statement: str
+    sexp: str | None = None
+
+
+@dataclass(frozen=True)
+class Proved:
+    """The tactic closed the goal (checked by the prover's kernel)."""
+
+    time_s: float
+
+
+@dataclass(frozen=True)
+class Subgoals:
+    """The tactic reduced the goal to these subgoals, all of which must be proved."""
+
+    goals: tuple[Goal, ...]
+    time_s: float
+
+
+@dataclass(frozen=True)
+class Failure:
+    """The tactic led nowhere: failed, timed out, was rejected, or crashed the prover."""
+
+    kind: ErrorKind
+    message: str
+    time_s: float
+
+
+TacticOutcome: TypeAlias = Proved | Subgoals | Failure
+
+
+class Environment(ABC):
+    """One proof attempt of ``thm`` on a prover; use as ``with env as (env, root): ...``."""
+
+    name: str = "environment"
+
+    def __init__(self, thm: Any, timeout: float) -> None:
+        if timeout <= 0:
+            raise ValueError(f"timeout must be positive, got {timeout}")
+        self.thm = thm
+        self.timeout = timeout
+        self._tree: ProofTree | None = None
+
+    @property
+    def tree(self) -> ProofTree:
+        if self._tree is None:
+            raise RuntimeError(f"{type(self).__name__} used outside its 'with' block")
+        return self._tree
+
+    def __enter__(self) -> tuple[Environment, InternalNode]:
+        self._tree = ProofTree(self.start())
+        return self, self._tree.root
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @abstractmethod
+    def start(self) -> Goal:
+        """Start or borrow the prover process; return the theorem's root goal."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Return the prover process (it stays warm for the next attempt)."""
+
+    @abstractmethod
+    def retrieve_premises(self) -> list[Premise]:
+        """The premises the current theorem may use."""
+
+    @abstractmethod
+    def apply(self, goal: Goal, tactic: str) -> TacticOutcome:
+        """Apply one tactic to one goal, statelessly. Must not raise for tactic failures."""
+
+    def run_tactic(self, node: InternalNode, suggestion: Suggestion) -> Edge:
+        """Apply ``suggestion`` to ``node``'s goal and record the result in the proof tree."""
+        tactic, logprob = suggestion
+        outcome = self.apply(node.goal, tactic)
+        if isinstance(outcome, Failure):
+            return self.tree.add_edge(
+                node, tactic, logprob, error=(outcome.kind, outcome.message), time_s=outcome.time_s
+            )
+        goals = outcome.goals if isinstance(outcome, Subgoals) else ()
+        return self.tree.add_edge(node, tactic, logprob, subgoals=goals, time_s=outcome.time_s)

@@ -1,0 +1,81 @@
+"""``HolLightEnv``: the Environment interface on the real HOL Light.
+
+Each attempt borrows this process's warm server (forked from the machine's zygote), so
+starting an attempt costs nothing and a crashed server is replaced in milliseconds.
+"""
+
+from __future__ import annotations
+
+from data.hol_light.database import TheoremDatabase, TheoremRecord
+from environments.base import Environment, Failure, Premise, Proved, Subgoals, TacticOutcome
+from environments.hol_light.driver import HolLight, shared_prover
+from experiments.end_to_end.proof_tree import ErrorKind, Goal
+
+_OUTCOME_KIND = {
+    "error": ErrorKind.TACTIC_ERROR,
+    "timeout": ErrorKind.TACTIC_TIMEOUT,
+    "rejected": ErrorKind.REJECTED,
+    "crash": ErrorKind.PROCESS_CRASH,
+}
+
+
+def root_goal(thm: TheoremRecord) -> Goal:
+    return Goal(
+        conclusion=thm.statement,
+        hypotheses=thm.hypotheses,
+        conclusion_sexp=thm.sexp,
+        hypothesis_sexps=thm.hypothesis_sexps,
+    )
+
+
+class HolLightEnv(Environment):
+    """Prove ``thm`` from the theorems loaded before it, one stateless tactic at a time."""
+
+    name = "hol_light"
+
+    def __init__(
+        self,
+        thm: TheoremRecord,
+        timeout: float = 5.0,
+        database: TheoremDatabase | None = None,
+        prover: HolLight | None = None,
+    ) -> None:
+        super().__init__(thm, timeout)
+        self.database = database
+        self._prover = prover
+        self._premise_names: frozenset[str] | None = None
+        self._database_names: frozenset[str] | None = None
+
+    def start(self) -> Goal:
+        if self._prover is None:
+            self._prover = shared_prover()
+        if self.database is not None:
+            self._premise_names = self.database.premise_names_for(self.thm)
+            self._database_names = frozenset(self.database.by_name)
+        return root_goal(self.thm)
+
+    def stop(self) -> None:
+        """Nothing to give back: the process's shared server stays warm for the next attempt."""
+
+    def retrieve_premises(self) -> list[Premise]:
+        if self.database is None:
+            return []
+        return [
+            Premise(name=r.name, statement=r.statement, sexp=r.sexp)
+            for r in self.database.premises_for(self.thm)
+        ]
+
+    def apply(self, goal: Goal, tactic: str) -> TacticOutcome:
+        if self._prover is None:
+            raise RuntimeError("HolLightEnv.apply called outside its 'with' block")
+        result = self._prover.apply(
+            goal, tactic, self.timeout, self._premise_names, self._database_names
+        )
+        if result.status == "proved":
+            return Proved(result.time_s)
+        if result.status == "subgoals":
+            return Subgoals(tuple(result.subgoals), result.time_s)
+        message = result.error
+        if result.restarted and result.status in ("timeout", "crash"):
+            message = f"{message} (HOL Light server restarted)"
+        return Failure(_OUTCOME_KIND[result.status], message, result.time_s)

@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m experiments.bench <name>``; each prints one JSON object last."""
