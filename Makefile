@@ -27,14 +27,15 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 
 run: setup
-	$(PY) -m experiments.quickstart
+	$(PY) -m experiments.end_to_end.end_to_end_experiment
 
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 test: lint
 	$(PY) -m pytest
 
 bench: setup
-	$(PY) -m experiments.bench env
+	for b in env search batching scaling; do $(PY) -m experiments.bench $$b; done

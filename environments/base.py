@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 from experiments.end_to_end.proof_tree import Edge, ErrorKind, Goal, InternalNode, ProofTree
 
@@ -54,6 +54,14 @@ class Failure:
 TacticOutcome: TypeAlias = Proved | Subgoals | Failure
 
 
+class TheoremSource(Protocol):
+    """Where an environment's theorems come from (HOL Light: the exported database)."""
+
+    def split(self, split: str) -> list[Any]:
+        """The theorem records of one split (train, valid or test), in a fixed order."""
+        ...
+
+
 class Environment(ABC):
     """One proof attempt of ``thm`` on a prover; use as ``with env as (env, root): ...``."""
 
@@ -83,6 +91,21 @@ class Environment(ABC):
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+    @classmethod
+    @abstractmethod
+    def theorem_id(cls, thm: Any) -> str:
+        """A stable, unique id of a theorem record (trace file names use it)."""
+
+    @classmethod
+    @abstractmethod
+    def theorem_to_dict(cls, thm: Any) -> dict[str, Any]:
+        """The theorem record as JSON-ready data (stored in traces)."""
+
+    @classmethod
+    @abstractmethod
+    def theorem_from_dict(cls, data: dict[str, Any]) -> Any:
+        """Inverse of ``theorem_to_dict``; raises ValueError on a malformed record."""
 
     @abstractmethod
     def start(self) -> Goal:

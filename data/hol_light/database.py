@@ -11,7 +11,9 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 DEFAULT_PATH = Path(__file__).with_name("theorems.jsonl")
 SPLITS = ("train", "valid", "test")
@@ -36,18 +38,26 @@ class TheoremRecord:
     hypotheses: tuple[str, ...] = field(default=())
     hypothesis_sexps: tuple[str, ...] = field(default=())
 
-    def to_json(self) -> str:
+    def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["hypotheses"], data["hypothesis_sexps"] = (
-            list(self.hypotheses),
-            list(self.hypothesis_sexps),
-        )
-        return json.dumps(data, sort_keys=True)
+        data["hypotheses"] = list(self.hypotheses)
+        data["hypothesis_sexps"] = list(self.hypothesis_sexps)
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
     def from_json(cls, line: str, where: str = "") -> TheoremRecord:
         try:
             data = json.loads(line)
+        except ValueError as e:
+            raise ValueError(f"{where}: not JSON ({e})") from e
+        return cls.from_dict(data, where)
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "theorem record") -> TheoremRecord:
+        try:
             record = cls(
                 name=data["name"],
                 statement=data["statement"],
@@ -58,8 +68,11 @@ class TheoremRecord:
                 hypotheses=tuple(data.get("hypotheses", ())),
                 hypothesis_sexps=tuple(data.get("hypothesis_sexps", ())),
             )
-        except (ValueError, KeyError, TypeError) as e:
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise ValueError(f"{where}: not a theorem record ({e!r})") from e
+        texts = (record.name, record.statement, record.sexp, *record.hypotheses)
+        if not all(isinstance(t, str) for t in texts):
+            raise ValueError(f"{where}: name, statement, sexp and hypotheses must be strings")
         if record.split not in SPLITS:
             raise ValueError(f"{where}: split must be one of {SPLITS}, got {record.split!r}")
         return record
@@ -71,8 +84,17 @@ class TheoremDatabase:
     def __init__(self, records: list[TheoremRecord]) -> None:
         self.records = sorted(records, key=lambda r: r.position)
         self.by_name = {r.name: r for r in self.records}
+        self.names = frozenset(self.by_name)
         if len(self.by_name) != len(self.records):
             raise ValueError("theorem database has duplicate names")
+        if [r.position for r in self.records] != list(range(len(self.records))):
+            raise ValueError("theorem database positions must be 0..n-1 (re-run the export)")
+
+    @staticmethod
+    @lru_cache(maxsize=4)
+    def cached(path: str | None = None) -> TheoremDatabase:
+        """The database at ``path`` (default: the packaged one), loaded once per process."""
+        return TheoremDatabase.load(path or DEFAULT_PATH)
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_PATH) -> TheoremDatabase:

@@ -6,6 +6,8 @@ starting an attempt costs nothing and a crashed server is replaced in millisecon
 
 from __future__ import annotations
 
+from typing import Any
+
 from data.hol_light.database import TheoremDatabase, TheoremRecord
 from environments.base import Environment, Failure, Premise, Proved, Subgoals, TacticOutcome
 from environments.hol_light.driver import HolLight, shared_prover
@@ -37,29 +39,40 @@ class HolLightEnv(Environment):
         self,
         thm: TheoremRecord,
         timeout: float = 5.0,
-        database: TheoremDatabase | None = None,
+        database: TheoremDatabase | str | None = None,
         prover: HolLight | None = None,
     ) -> None:
         super().__init__(thm, timeout)
+        if not isinstance(database, TheoremDatabase):
+            database = TheoremDatabase.cached(database)
         self.database = database
         self._prover = prover
         self._premise_names: frozenset[str] | None = None
         self._database_names: frozenset[str] | None = None
 
+    @classmethod
+    def theorem_id(cls, thm: TheoremRecord) -> str:
+        return thm.name
+
+    @classmethod
+    def theorem_to_dict(cls, thm: TheoremRecord) -> dict[str, Any]:
+        return thm.to_dict()
+
+    @classmethod
+    def theorem_from_dict(cls, data: dict[str, Any]) -> TheoremRecord:
+        return TheoremRecord.from_dict(data)
+
     def start(self) -> Goal:
         if self._prover is None:
             self._prover = shared_prover()
-        if self.database is not None:
-            self._premise_names = self.database.premise_names_for(self.thm)
-            self._database_names = frozenset(self.database.by_name)
+        self._premise_names = self.database.premise_names_for(self.thm)
+        self._database_names = self.database.names
         return root_goal(self.thm)
 
     def stop(self) -> None:
         """Nothing to give back: the process's shared server stays warm for the next attempt."""
 
     def retrieve_premises(self) -> list[Premise]:
-        if self.database is None:
-            return []
         return [
             Premise(name=r.name, statement=r.statement, sexp=r.sexp)
             for r in self.database.premises_for(self.thm)

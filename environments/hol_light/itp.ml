@@ -1,10 +1,10 @@
 (* ========================================================================= *)
 (* The framework's helper, loaded once into a HOL Light toplevel (the        *)
-(* zygote) after hol.ml. It never compiles text from a model: every request  *)
-(* arrives as ONE OCaml string literal, `Itp.request "...";;`, holding an    *)
-(* s-expression that is interpreted here against fixed tables (tactics,      *)
-(* conversions, the theorem database). Terms inside requests are data for    *)
-(* HOL Light's term parser or for the typed s-expression reader below.       *)
+(* zygote) after hol.ml. It never compiles text from a model: a server forked *)
+(* from the zygote reads each request as one line of data, an s-expression   *)
+(* interpreted here against fixed tables (tactics, conversions, the theorem  *)
+(* database). Terms inside requests are data for HOL Light's term parser or  *)
+(* for the typed s-expression reader below.                                  *)
 (*                                                                           *)
 (* Written for HOL Light's camlp5 lexer: no ALL-CAPS OCaml constructors      *)
 (* (they lex as values); Unix constants are built with Obj.magic.            *)
@@ -376,9 +376,11 @@ let with_timeout secs f =
 (* Requests.                                                                 *)
 (* ------------------------------------------------------------------------- *)
 
+(* HOL Light's printer.ml includes Format, so a bare print_string would go to
+   Format's buffer, which only the toplevel flushes: write to the channel. *)
 let emit id body =
-  print_string ("\n@@ITP " ^ id ^ " " ^ body ^ "\n");
-  flush stdout
+  Stdlib.print_string ("\n@@ITP " ^ id ^ " " ^ body ^ "\n");
+  Stdlib.flush Stdlib.stdout
 
 let outcome status ?(extra = "") elapsed =
   Printf.sprintf "{\"status\":%s,\"time_s\":%.6f%s}" (json_string status) elapsed extra
@@ -484,12 +486,29 @@ let request (text : string) =
   | Some (Lst [Atom "theorems"; Atom id]) -> run id 600.0 do_theorems
   | Some (Lst [Atom "ping"; Atom id]) ->
       emit id (Printf.sprintf "{\"status\":\"pong\",\"pid\":%d}" (Unix.getpid ()))
+  | Some (Lst (_ :: Atom id :: _)) ->
+      emit id (outcome "error" ~extra:",\"error\":\"malformed request\"" 0.0)
   | _ -> emit "0" (outcome "error" ~extra:",\"error\":\"malformed request\"" 0.0)
+
+(* A server reads requests as data, one per line, and never compiles them.
+   "(return)" hands stdin back to the toplevel (benchmarks send raw phrases);
+   end of input means the client is gone. *)
+let serve () =
+  emit "serve" "{\"status\":\"serving\"}";
+  try
+    while true do
+      let line = input_line stdin in
+      if line = "(return)" then raise Exit;
+      if String.trim line <> "" then request line
+    done
+  with
+  | Exit -> emit "return" "{\"status\":\"toplevel\"}"
+  | End_of_file -> exit 0
 
 (* ------------------------------------------------------------------------- *)
 (* Zygote: fork a warm server that talks over two FIFOs in [dir]. The child  *)
-(* simply carries on as a toplevel with the FIFOs as stdin and stdout. The   *)
-(* parent reaps finished children so they do not linger as zombies.          *)
+(* makes the FIFOs its stdin and stdout and serves requests. The parent      *)
+(* reaps finished children so they do not linger as zombies.                 *)
 (* ------------------------------------------------------------------------- *)
 
 let o_rdonly = (Obj.magic 0 : Unix.open_flag)
@@ -503,7 +522,7 @@ let rec reap () =
 
 let spawn (dir : string) =
   reap ();
-  flush stdout; flush stderr;
+  Format.print_flush (); Stdlib.flush Stdlib.stdout; Stdlib.flush Stdlib.stderr;
   match Unix.fork () with
   | 0 ->
       let fd_in = Unix.openfile (Filename.concat dir "in") [o_rdonly] 0 in
@@ -512,7 +531,8 @@ let spawn (dir : string) =
       Unix.dup2 fd_out Unix.stdout;
       Unix.dup2 fd_out Unix.stderr;
       Unix.close fd_in; Unix.close fd_out;
-      emit "0" (Printf.sprintf "{\"status\":\"ready\",\"pid\":%d}" (Unix.getpid ()))
+      emit "0" (Printf.sprintf "{\"status\":\"ready\",\"pid\":%d}" (Unix.getpid ()));
+      serve ()
   | pid -> emit "spawn" (Printf.sprintf "{\"status\":\"spawned\",\"pid\":%d}" pid)
 
 end;;

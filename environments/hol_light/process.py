@@ -7,9 +7,10 @@ so the zygote reads EOF and exits when the last client is gone. A server is a fo
 zygote that talks over its own pair of FIFOs; spawning one takes milliseconds, which is
 also what a restart after a crash or a hang costs.
 
-Requests reach a server only as ``Itp.request "<escaped s-expression>";;``: a fixed OCaml
-phrase whose single string literal escapes every non-alphanumeric byte, so no text from a
-model or a trace file is ever compiled.
+A server reads its requests as data, one s-expression per line, interpreted by the
+framework's OCaml helper against fixed tables: no text from a model or a trace file is ever
+compiled. Only the zygote runs toplevel phrases, and only fixed ones with every
+non-alphanumeric byte of their string arguments escaped.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -387,10 +389,12 @@ class HolLightServer:
         if self._hung_up():
             self._replace()
             restarted = True
+        if "\n" in body or "\r" in body:
+            raise ValueError("a request is one line: it must not contain line breaks")
         rid = str(next(self._ids))
         verb, _, rest = body.partition(" ")
         sexp = f"({verb} {rid} {rest})" if rest else f"({verb} {rid})"
-        phrase = f"Itp.request {ocaml_string_literal(sexp)};;\n".encode()
+        phrase = (sexp + "\n").encode()
         try:
             self._write(phrase)
         except BrokenPipeError:
@@ -399,11 +403,21 @@ class HolLightServer:
             self._write(phrase)
         return Reply(self._wait(rid.encode(), timeout + self.grace_s), restarted)
 
-    def send_raw(self, phrase: str, marker: str, timeout: float) -> str:
-        """Send a trusted OCaml phrase (benchmarks, the export), wait for ``@@ITP <marker>``."""
+    @contextlib.contextmanager
+    def toplevel(self) -> Iterator[None]:
+        """Hand the server's stdin back to the OCaml toplevel, for trusted raw phrases."""
+        self._write(b"(return)\n")
+        self._wait(b"return", 10.0)
+        try:
+            yield
+        finally:
+            self._write(b"Itp.serve ();;\n")
+            self._wait(b"serve", 10.0)
+
+    def send_raw(self, phrase: str, marker: str, timeout: float) -> dict[str, Any]:
+        """In ``toplevel()`` mode: send a trusted OCaml phrase, wait for ``@@ITP <marker>``."""
         self._write(phrase.encode())
-        answer = self._wait(marker.encode(), timeout + self.grace_s)
-        return json.dumps(answer)
+        return self._wait(marker.encode(), timeout + self.grace_s)
 
     def rss_bytes(self) -> int:
         return _rss_bytes(self.pid)

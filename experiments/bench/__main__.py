@@ -10,9 +10,9 @@ import json
 import logging
 import sys
 
-from experiments.bench import env
+from experiments.bench import batching, env, scaling, search
 
-BENCHMARKS = {"env": env}
+BENCHMARKS = {"env": env, "search": search, "batching": batching, "scaling": scaling}
 
 
 def main(argv: list[str] | None = None) -> int:

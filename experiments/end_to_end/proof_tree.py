@@ -262,7 +262,15 @@ class ProofTree:
         for d in dst:
             if isinstance(d, InternalNode):
                 d.in_edges.append(edge)
-        self._propagate(src)
+        status = edge.status
+        # Fast path (most edges): an unproved edge cannot change an OPEN source unless the
+        # source is explored and the edge failed; skip re-scanning the source's edges.
+        if not (
+            src.status == Status.OPEN
+            and status != Status.PROVED
+            and (status == Status.OPEN or not src.is_explored)
+        ):
+            self._propagate(src)
         return edge
 
     def mark_explored(self, node: InternalNode) -> None:

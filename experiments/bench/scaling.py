@@ -1,0 +1,74 @@
+"""Prover scaling on HOL Light: theorems per minute with 1 and with 2 ProverWorkers.
+
+Both runs attempt the same theorems with the default fixed tactic model and BestFS under
+the same budgets, on one Ray instance and one HOL Light zygote; the speedup is the ratio of
+their rates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from typing import Any
+
+import ray
+from omegaconf import OmegaConf
+
+from environments.hol_light.driver import shared_zygote
+from experiments.end_to_end.config import compose
+from experiments.end_to_end.distributed import WorkerConfig
+from experiments.end_to_end.end_to_end_experiment import models_record, select_theorems
+from experiments.end_to_end.evaluation import ProverPool, Resources
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--theorems", type=int, default=16)
+    parser.add_argument("--total-timeout", type=float, default=10.0)
+
+
+def _rate(cfg: Any, provers: int, tasks: list[Any]) -> float:
+    with tempfile.TemporaryDirectory(prefix="itp-scaling-") as run_dir:
+        worker = WorkerConfig(
+            env_config=OmegaConf.to_container(cfg.env_config, resolve=True),  # type: ignore[arg-type]
+            search_model=OmegaConf.to_container(cfg.search_model, resolve=True),  # type: ignore[arg-type]
+            num_sampled_tactics=cfg.num_sampled_tactics,
+            total_timeout=cfg.total_timeout,
+            env_timeout=cfg.env_timeout,
+            run_dir=run_dir,
+            models=models_record(cfg),
+        )
+        resources = Resources(1, provers, 0.0, 0.0, 1.0, 16, 0.005)
+        pool = ProverPool(
+            OmegaConf.to_container(cfg.tac_model, resolve=True),  # type: ignore[arg-type]
+            worker,
+            resources,
+        )
+        ray.get([w.pid.remote() for w in pool.workers])  # actors up before the clock starts
+        pool.run(tasks[:2], 0, lambda task, summary: None)  # warm: servers forked, code hot
+        started = time.perf_counter()
+        pool.run(tasks, 1, lambda task, summary: None)
+        elapsed = time.perf_counter() - started
+        pool.shutdown()
+    return len(tasks) / elapsed * 60
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    cfg = compose(
+        [f"num_theorems={args.theorems}", f"total_timeout={args.total_timeout}", "split=train"]
+    )
+    tasks = select_theorems(cfg)
+    shared_zygote()  # load HOL Light once, before either timing
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        one = _rate(cfg, 1, tasks)
+        two = _rate(cfg, 2, tasks)
+    finally:
+        ray.shutdown()
+    return {
+        "benchmark": "scaling",
+        "theorems": len(tasks),
+        "theorems_per_min": {"1": one, "2": two},
+        "speedup": two / one,
+        "target_speedup": 1.7,
+    }

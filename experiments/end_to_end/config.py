@@ -1,0 +1,122 @@
+"""Checks of the experiment config, run before Ray starts so mistakes cost seconds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, open_dict
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "end_to_end"
+
+REQUIRED = (
+    "exp_config",
+    "logging_config",
+    "env_config",
+    "tac_model",
+    "search_model",
+    "shuffle",
+    "num_iterations",
+    "resume_iteration",
+    "total_timeout",
+    "env_timeout",
+    "with_gpus",
+    "log_level",
+    "num_gpus",
+    "logical_gpus",
+    "num_cpus",
+    "gpu_per_prover",
+    "cpu_per_prover",
+    "provers_per_gpu",
+    "num_sampled_tactics",
+    "train_after_eval",
+    "update_checkpoints",
+    "num_theorems",
+    "split",
+    "seed",
+    "ray_address",
+    "tactic_server",
+)
+
+
+class ConfigError(ValueError):
+    """A config value that cannot work; the message names the field."""
+
+
+def _number(cfg: DictConfig, key: str, *, minimum: float, strict: bool = False) -> float:
+    value = cfg[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{key}: expected a number, got {value!r}")
+    if value < minimum or (strict and value == minimum):
+        relation = ">" if strict else ">="
+        raise ConfigError(f"{key}: must be {relation} {minimum}, got {value}")
+    return float(value)
+
+
+def validate(cfg: DictConfig) -> None:
+    """Raise ConfigError naming the first field that is missing or out of range."""
+    for key in REQUIRED:
+        if key not in cfg:
+            raise ConfigError(f"{key}: missing from the config")
+    for key in ("total_timeout", "env_timeout"):
+        _number(cfg, key, minimum=0, strict=True)
+    for key in ("num_sampled_tactics", "num_iterations", "logical_gpus", "provers_per_gpu"):
+        _number(cfg, key, minimum=1)
+    for key in ("num_gpus", "gpu_per_prover", "cpu_per_prover", "resume_iteration"):
+        _number(cfg, key, minimum=0)
+    if cfg.num_cpus is not None:
+        _number(cfg, "num_cpus", minimum=1)
+    if cfg.num_theorems is not None:
+        _number(cfg, "num_theorems", minimum=1)
+    if cfg.resume_iteration >= cfg.num_iterations:
+        raise ConfigError(
+            f"resume_iteration: {cfg.resume_iteration} is past num_iterations "
+            f"({cfg.num_iterations})"
+        )
+    if cfg.split not in ("train", "valid", "test"):
+        raise ConfigError(f"split: must be train, valid or test, got {cfg.split!r}")
+    if cfg.with_gpus and cfg.num_gpus <= 0:
+        raise ConfigError("num_gpus: with_gpus is true but num_gpus is 0")
+    if cfg.cpu_per_prover == 0 and cfg.gpu_per_prover == 0:
+        raise ConfigError("cpu_per_prover: a prover needs some CPU or GPU share")
+    server = cfg.tactic_server
+    if server.max_batch_size < 1:
+        raise ConfigError("tactic_server.max_batch_size: must be >= 1")
+    if server.max_wait_ms < 0:
+        raise ConfigError("tactic_server.max_wait_ms: must be >= 0")
+    for key in ("env_config", "tac_model", "search_model"):
+        if not isinstance(cfg[key], DictConfig):
+            raise ConfigError(f"{key}: expected a config group, got {cfg[key]!r}")
+    for key in ("environment", "theorems"):
+        if key not in cfg.env_config or "_target_" not in cfg.env_config[key]:
+            raise ConfigError(f"env_config.{key}: needs a _target_")
+    if cfg.train_after_eval:
+        raise ConfigError(
+            "train_after_eval: training after evaluation is not built yet (issue 4); use []"
+        )
+
+
+def gpu_per_server(cfg: DictConfig) -> float:
+    """Each logical GPU's share of the real GPUs (0 on CPU)."""
+    if not cfg.with_gpus:
+        return 0.0
+    share: Any = cfg.num_gpus / cfg.logical_gpus
+    return float(share)
+
+
+def compose(
+    overrides: list[str], run_dir: str | None = None, config_name: str = "hol_light"
+) -> DictConfig:
+    """The experiment config without the command line (tests, benchmarks, notebooks)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
+        cfg = hydra_compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)  # resolves ${hydra:...} in the run's fields
+    with open_dict(cfg):
+        if run_dir is not None:
+            cfg.exp_config.directory = run_dir
+        del cfg["hydra"]
+    return cfg

@@ -1,0 +1,120 @@
+"""One proof attempt: search model picks a goal, tactic model suggests, environment applies.
+
+Both budgets are enforced: ``total_timeout`` is wall clock for the attempt (model time
+counts), ``env_timeout`` is the time spent inside the environment. They are checked between
+tactic applications, so a proof found in the step that crosses a budget still counts.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from environments.base import Environment, Premise, Suggestion
+from experiments.end_to_end.proof_tree import Goal, Status
+from experiments.end_to_end.traces import ProofTrace, Timings
+from models.end_to_end.search_models.base import SearchModel
+
+log = logging.getLogger(__name__)
+
+GetTactics = Callable[[list[Goal], list[Sequence[Premise]]], list[list[Suggestion]]]
+"""A tactic model's ``get_tactics``, local or behind a TacticServer."""
+
+
+@dataclass(frozen=True)
+class AttemptInfo:
+    """What the trace needs to know about the attempt besides the search itself."""
+
+    theorem_id: str
+    theorem: dict[str, Any]
+    environment: dict[str, Any]
+    iteration: int
+    models: dict[str, Any]
+
+
+class Prover:
+    """Runs attempts with one search model and one tactic model; reusable across theorems."""
+
+    def __init__(
+        self,
+        search_model: SearchModel,
+        get_tactics: GetTactics,
+        num_sampled_tactics: int,
+        total_timeout: float,
+        env_timeout: float,
+    ) -> None:
+        if num_sampled_tactics <= 0:
+            raise ValueError(f"num_sampled_tactics must be positive, got {num_sampled_tactics}")
+        if total_timeout <= 0 or env_timeout <= 0:
+            raise ValueError("total_timeout and env_timeout must be positive")
+        self.search_model = search_model
+        self.get_tactics = get_tactics
+        self.num_sampled_tactics = num_sampled_tactics
+        self.total_timeout = total_timeout
+        self.env_timeout = env_timeout
+
+    def prove(self, env: Environment, info: AttemptInfo) -> ProofTrace:
+        started = time.monotonic()
+        timings = Timings()
+        expansions = 0
+        out_of_budget = False
+
+        def over_budget() -> bool:
+            return (
+                time.monotonic() - started >= self.total_timeout
+                or timings.env_s >= self.env_timeout
+            )
+
+        with env as (env, root):
+            tick = time.monotonic()
+            premises = env.retrieve_premises()
+            timings.env_s += time.monotonic() - tick
+            search = self.search_model
+            search.reset(root)
+            while root.status == Status.OPEN:
+                if over_budget():
+                    out_of_budget = True
+                    break
+                tick = time.monotonic()
+                selected = search.get_goal()
+                timings.search_s += time.monotonic() - tick
+                if selected is None:
+                    break
+                node, _score = selected
+                tick = time.monotonic()
+                suggestions = self.get_tactics([node.goal], [premises])[0]
+                timings.model_s += time.monotonic() - tick
+                for suggestion in suggestions[: self.num_sampled_tactics]:
+                    tick = time.monotonic()
+                    edge = env.run_tactic(node, suggestion)
+                    timings.env_s += time.monotonic() - tick
+                    tick = time.monotonic()
+                    search.process_response(edge)
+                    timings.search_s += time.monotonic() - tick
+                    if root.status != Status.OPEN or over_budget():
+                        break
+                env.tree.mark_explored(node)
+                expansions += 1
+            tree = env.tree
+        timings.total_s = time.monotonic() - started
+        if root.status == Status.PROVED:
+            status = "proved"
+        elif out_of_budget or (root.status == Status.OPEN and over_budget()):
+            status = "timeout"
+        else:
+            status = "failed"
+        return ProofTrace.from_tree(
+            theorem_id=info.theorem_id,
+            theorem=info.theorem,
+            environment=info.environment,
+            tree=tree,
+            status=status,
+            iteration=info.iteration,
+            search_trace=list(search.search_trace),
+            timings=timings,
+            expansions=expansions,
+            models=info.models,
+        )
