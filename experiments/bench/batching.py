@@ -8,7 +8,7 @@ amortises, as with any real model on a CPU or GPU.
 from __future__ import annotations
 
 import argparse
-import threading
+import asyncio
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -81,18 +81,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _throughput(server: Any, provers: int, requests: int) -> float:
+    """``provers`` concurrent clients, each sending its next request when the last returns."""
     goals = [Goal(conclusion=f"!n. n + {i} = {i} + n /\\ (x{i} ==> y{i})") for i in range(64)]
 
-    def client(k: int) -> None:
+    async def client(k: int) -> None:
         for r in range(requests):
-            ray.get(server.get_tactics.remote(goals[(k * requests + r) % len(goals)], []))
+            await server.get_tactics.remote(goals[(k * requests + r) % len(goals)], [])
 
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(provers)]
+    async def all_clients() -> None:
+        await asyncio.gather(*(client(k) for k in range(provers)))
+
     started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    asyncio.run(all_clients())
     return provers * requests * len(TACTICS) / (time.perf_counter() - started)
 
 

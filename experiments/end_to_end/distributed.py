@@ -14,6 +14,7 @@ import asyncio
 import logging
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -36,6 +37,17 @@ def _configure_worker_process() -> None:
     torch.set_num_threads(1)
 
 
+@dataclass(frozen=True)
+class PremiseRef:
+    """An attempt's premise list, put in the object store once and cached by the server.
+
+    Premise lists are long (thousands of theorems) and the same for every goal of an
+    attempt, so they cross the object store once per attempt, not once per request.
+    """
+
+    ref: Any  # ray.ObjectRef, wrapped so Ray does not resolve it on every call
+
+
 @ray.remote
 class TacticServer:
     """Serves a tactic model to many provers, batching requests that arrive together."""
@@ -52,10 +64,27 @@ class TacticServer:
         self._timer: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1)  # one model call at a time
         self.batches: list[int] = []
+        self._premises: OrderedDict[str, Sequence[Premise]] = OrderedDict()
 
-    async def get_tactics(self, goal: Goal, premises: Sequence[Premise]) -> list[Suggestion]:
+    async def _resolve(self, premises: Sequence[Premise] | PremiseRef) -> Sequence[Premise]:
+        if not isinstance(premises, PremiseRef):
+            return premises
+        key = premises.ref.hex()
+        if key in self._premises:
+            self._premises.move_to_end(key)
+            return self._premises[key]
+        resolved: Sequence[Premise] = await premises.ref
+        self._premises[key] = resolved
+        if len(self._premises) > 64:  # a few attempts per prover
+            self._premises.popitem(last=False)
+        return resolved
+
+    async def get_tactics(
+        self, goal: Goal, premises: Sequence[Premise] | PremiseRef
+    ) -> list[Suggestion]:
+        resolved = await self._resolve(premises)
         future: asyncio.Future[list[Suggestion]] = asyncio.get_running_loop().create_future()
-        self._pending.append((goal, premises, future))
+        self._pending.append((goal, resolved, future))
         if len(self._pending) >= self.max_batch_size:
             self._flush()
         elif self._timer is None:
@@ -138,6 +167,7 @@ class ProverWorker:
         self.server = tactic_server
         self.env_factory = environment_factory(config.env_config)
         self.env_cls = environment_class(config.env_config)
+        self._premise_refs: dict[int, tuple[Sequence[Premise], PremiseRef]] = {}
         self.search_model = instantiate(config.search_model)
 
     def pid(self) -> int:
@@ -146,8 +176,19 @@ class ProverWorker:
     def _get_tactics(
         self, goals: list[Goal], premises: list[Sequence[Premise]]
     ) -> list[list[Suggestion]]:
-        refs = [self.server.get_tactics.remote(g, p) for g, p in zip(goals, premises, strict=True)]
+        refs = [
+            self.server.get_tactics.remote(goal, self._premise_ref(p))
+            for goal, p in zip(goals, premises, strict=True)
+        ]
         return ray.get(refs)
+
+    def _premise_ref(self, premises: Sequence[Premise]) -> PremiseRef:
+        """One object-store copy per premise list (the prover passes the same list object)."""
+        cached = self._premise_refs.get(id(premises))
+        if cached is None or cached[0] is not premises:
+            cached = (premises, PremiseRef(ray.put(list(premises))))
+            self._premise_refs = {id(premises): cached}  # only the current attempt's
+        return cached[1]
 
     def prove(self, theorem: dict[str, Any], theorem_id: str, iteration: int) -> dict[str, Any]:
         """One attempt; writes its trace atomically and returns the trace's summary."""
