@@ -73,8 +73,10 @@ def validate(cfg: DictConfig) -> None:
             f"resume_iteration: {cfg.resume_iteration} is past num_iterations "
             f"({cfg.num_iterations})"
         )
-    if cfg.split not in ("train", "valid", "test"):
-        raise ConfigError(f"split: must be train, valid or test, got {cfg.split!r}")
+    for key in ("split", "data_split"):
+        if cfg[key] not in ("train", "valid", "test"):
+            raise ConfigError(f"{key}: must be train, valid or test, got {cfg[key]!r}")
+    _number(cfg, "num_data_theorems", minimum=0)
     if cfg.with_gpus and cfg.num_gpus <= 0:
         raise ConfigError("num_gpus: with_gpus is true but num_gpus is 0")
     if cfg.cpu_per_prover == 0 and cfg.gpu_per_prover == 0:

@@ -33,20 +33,40 @@ from experiments.end_to_end.wandb_logging import RunLogger
 log = logging.getLogger(__name__)
 
 
-def select_theorems(cfg: DictConfig) -> list[Task]:
-    """The run's theorems: a deterministic function of the config, so resume sees the same."""
+def _take(
+    cfg: DictConfig, split: str, count: int | None, field: str, exclude: set[str]
+) -> list[Any]:
     env_cls = environment_class(cfg.env_config)
-    records = list(theorem_source(cfg.env_config).split(cfg.split))
+    records = [
+        r
+        for r in theorem_source(cfg.env_config).split(split)
+        if env_cls.theorem_id(r) not in exclude
+    ]
     if cfg.shuffle:
         random.Random(cfg.seed).shuffle(records)
-    if cfg.num_theorems is not None:
-        if cfg.num_theorems > len(records):
+    if count is not None:
+        if count > len(records):
             raise ConfigError(
-                f"num_theorems: {cfg.num_theorems} is more than the {len(records)} theorems "
-                f"of split {cfg.split!r}"
+                f"{field}: {count} is more than the {len(records)} theorems of split {split!r}"
             )
-        records = records[: cfg.num_theorems]
-    return [Task(env_cls.theorem_id(r), env_cls.theorem_to_dict(r)) for r in records]
+        records = records[:count]
+    return records
+
+
+def select_theorems(cfg: DictConfig) -> list[Task]:
+    """The run's theorems: a deterministic function of the config, so resume sees the same.
+
+    ``num_theorems`` of ``split`` are evaluated (Pass@1); ``num_data_theorems`` of
+    ``data_split`` are attempted only to gather training data.
+    """
+    env_cls = environment_class(cfg.env_config)
+    evaluated = _take(cfg, cfg.split, cfg.num_theorems, "num_theorems", set())
+    tasks = [Task(env_cls.theorem_id(r), env_cls.theorem_to_dict(r), "eval") for r in evaluated]
+    if cfg.num_data_theorems:
+        taken = {t.theorem_id for t in tasks}
+        data = _take(cfg, cfg.data_split, cfg.num_data_theorems, "num_data_theorems", taken)
+        tasks += [Task(env_cls.theorem_id(r), env_cls.theorem_to_dict(r), "data") for r in data]
+    return tasks
 
 
 def prepare_run_dir(cfg: DictConfig) -> Path:
@@ -168,10 +188,12 @@ def evaluate(
         log.warning("corrupt trace %s: re-running its theorem", path)
         path.unlink(missing_ok=True)
     attempts = summaries.read_attempts(run_dir, iteration)
-    wanted = {t.theorem_id for t in tasks}
+    roles = {t.theorem_id: t.role for t in tasks}
+    wanted = set(roles)
     for theorem_id in sorted(good & wanted - set(attempts)):
         # Killed between writing the trace and logging it: recover the summary from the trace.
         summary = attempt_summary(load_trace(trace_path(run_dir, iteration, theorem_id)))
+        summary["role"] = roles[theorem_id]
         summaries.append_attempt(run_dir, iteration, summary)
         attempts[theorem_id] = summary
     attempts = {k: v for k, v in attempts.items() if k in good & wanted}
@@ -193,6 +215,7 @@ def evaluate(
     started = time.monotonic()
 
     def on_result(task: Task, summary: dict[str, Any]) -> None:
+        summary = {**summary, "role": task.role}
         summaries.append_attempt(run_dir, iteration, summary)
         attempts[task.theorem_id] = summary
         metrics = summaries.iteration_metrics(iteration, attempts.values())

@@ -45,8 +45,11 @@ class Resources:
 
 @dataclass(frozen=True)
 class Task:
+    """One theorem to attempt; ``role`` is "eval" (counts for Pass@1) or "data" (training)."""
+
     theorem_id: str
     theorem: dict[str, Any]
+    role: str = "eval"
 
 
 class ProverPool:

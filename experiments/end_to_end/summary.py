@@ -56,8 +56,18 @@ def _p95(values: list[float]) -> float:
 
 
 def iteration_metrics(iteration: int, attempts: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """Pass@1, timing split, expansions and error counts of one iteration."""
+    """Pass@1 on the evaluated theorems, and the same figures for the data-gathering ones."""
     rows = list(attempts)
+    evaluated = [a for a in rows if a.get("role", "eval") == "eval"]
+    metrics = _metrics(iteration, evaluated)
+    gathered = [a for a in rows if a.get("role", "eval") == "data"]
+    if gathered:
+        metrics["data"] = _metrics(iteration, gathered)
+    return metrics
+
+
+def _metrics(iteration: int, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Pass@1, timing split, expansions and error counts of a set of attempts."""
     attempted = len(rows)
     proved = sum(a["status"] == "proved" for a in rows)
     times = [float(a.get("total_s", 0.0)) for a in rows]
