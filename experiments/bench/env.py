@@ -119,7 +119,10 @@ def _record(text: str, goal: Goal) -> Any:
     assert goal.conclusion_sexp is not None
     everything = len(TheoremDatabase.cached())  # the bench goals may cite any theorem
     return TheoremRecord(
-        name="bench", statement=text, sexp=goal.conclusion_sexp, position=everything,
+        name="bench",
+        statement=text,
+        sexp=goal.conclusion_sexp,
+        position=everything,
         split="train",
     )
 

@@ -55,7 +55,13 @@ def _rate(cfg: Any, provers: int, tasks: list[Any]) -> float:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     cfg = compose(
-        [f"num_theorems={args.theorems}", f"total_timeout={args.total_timeout}", "split=train"]
+        [
+            f"num_theorems={args.theorems}",
+            f"total_timeout={args.total_timeout}",
+            "split=train",
+            "tac_model=fixed",
+            "num_data_theorems=0",
+        ]
     )
     tasks = select_theorems(cfg)
     shared_zygote()  # load HOL Light once, before either timing

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, ListConfig, open_dict
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "end_to_end"
 
@@ -92,10 +92,12 @@ def validate(cfg: DictConfig) -> None:
     for key in ("environment", "theorems"):
         if key not in cfg.env_config or "_target_" not in cfg.env_config[key]:
             raise ConfigError(f"env_config.{key}: needs a _target_")
-    if cfg.train_after_eval:
-        raise ConfigError(
-            "train_after_eval: training after evaluation is not built yet (issue 4); use []"
-        )
+    if not isinstance(cfg.train_after_eval, ListConfig):
+        raise ConfigError("train_after_eval: expected a list of commands")
+    if not isinstance(cfg.update_checkpoints, ListConfig) or not all(
+        isinstance(pair, ListConfig) and 2 <= len(pair) <= 3 for pair in cfg.update_checkpoints
+    ):
+        raise ConfigError("update_checkpoints: expected a list of [config key, hand-off key] pairs")
 
 
 def gpu_per_server(cfg: DictConfig) -> float:

@@ -11,6 +11,7 @@ crosses the object store.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import time
@@ -172,6 +173,9 @@ class ProverWorker:
 
     def pid(self) -> int:
         return os.getpid()
+
+    def set_models(self, models: dict[str, Any]) -> None:
+        self.config = dataclasses.replace(self.config, models=models)
 
     def _get_tactics(
         self, goals: list[Goal], premises: list[Sequence[Premise]]

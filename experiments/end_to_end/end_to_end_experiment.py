@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from experiments.end_to_end import summary as summaries
+from experiments.end_to_end import training
 from experiments.end_to_end.config import ConfigError, gpu_per_server, validate
 from experiments.end_to_end.distributed import WorkerConfig, attempt_summary
 from experiments.end_to_end.environments import environment_class, theorem_source
@@ -166,12 +167,27 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 metrics["proved"],
                 metrics["attempted"],
             )
+            if iteration + 1 < cfg.num_iterations and cfg.train_after_eval:
+                cfg = next_iteration_config(cfg, run_dir, iteration, pool)
     finally:
         if pool is not None:
             pool.shutdown()
         ray.shutdown()
         logger.finish()
     return {"run_dir": str(run_dir), "iterations": iterations}
+
+
+def next_iteration_config(
+    cfg: DictConfig, run_dir: Path, iteration: int, pool: ProverPool
+) -> DictConfig:
+    """Train on the traces so far, point the config at the new checkpoints, reload in place."""
+    updated = training.train_after_eval(cfg, run_dir, iteration)
+    checkpoint = updated.tac_model.get("ckpt_path")
+    if checkpoint and checkpoint != cfg.tac_model.get("ckpt_path"):
+        log.info("iteration %d: reloading tactic servers from %s", iteration + 1, checkpoint)
+        pool.reload(str(checkpoint))
+    pool.set_models(models_record(updated))
+    return updated
 
 
 def evaluate(
@@ -240,6 +256,11 @@ def main(cfg: DictConfig) -> None:
         result = run(cfg)
     except ConfigError as e:
         raise SystemExit(f"config error: {e}") from None
+    except training.TrainingError as e:
+        raise SystemExit(
+            f"training failed: {e}\nthe run directory is intact: resume with "
+            "exp_config.resume=true once the command is fixed"
+        ) from None
     last = result["iterations"][-1] if result["iterations"] else {}
     print(f"run directory: {result['run_dir']}")
     for it in result["iterations"]:

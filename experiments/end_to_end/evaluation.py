@@ -8,6 +8,7 @@ Nothing here calls ``sys.exit``: a crash is logged and the run goes on.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -79,6 +80,11 @@ class ProverPool:
     def reload(self, checkpoint: str) -> None:
         """Point every TacticServer at new weights, in place (no Ray restart)."""
         ray.get([server.reload.remote(checkpoint) for server in self.servers])
+
+    def set_models(self, models: dict[str, Any]) -> None:
+        """What the next traces record as their models (checkpoints, config hashes)."""
+        self.worker_config = dataclasses.replace(self.worker_config, models=models)
+        ray.get([worker.set_models.remote(models) for worker in self.workers])
 
     def run(
         self,

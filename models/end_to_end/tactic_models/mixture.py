@@ -8,6 +8,7 @@ as a safety net at a smaller weight, or drop it.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from environments.base import Suggestion
@@ -20,22 +21,30 @@ class MixtureTacticModel(TacticModel):
 
     def __init__(
         self,
-        components: list[Any],
-        weights: list[float] | None = None,
+        components: Sequence[Any] | Mapping[str, Any],
+        weights: Sequence[float] | Mapping[str, float] | None = None,
         ckpt_path: str | None = None,
         max_suggestions: int | None = None,
     ) -> None:
         from models.end_to_end.tactic_models.tac_models import build_tactic_model
 
+        if isinstance(components, Mapping):  # named components: {learned: ..., prior: ...}
+            names = list(components)
+            if isinstance(weights, Mapping):
+                unknown = set(weights) - set(names)
+                if unknown:
+                    raise ValueError(f"tac_model.weights: no component named {sorted(unknown)}")
+                weights = [float(weights.get(n, 1.0)) for n in names]
+            components = [components[n] for n in names]
+        if isinstance(weights, Mapping):
+            raise ValueError("tac_model.weights: named weights need named components")
         if not components:
             raise ValueError("tac_model.components: a mixture needs at least one model")
         self.components = [
             c if isinstance(c, TacticModel) else build_tactic_model(c) for c in components
         ]
-        weights = weights or [1.0] * len(self.components)
-        if len(weights) != len(self.components) or any(w < 0 for w in weights) or not sum(
-            weights
-        ):
+        weights = list(weights) if weights is not None else [1.0] * len(self.components)
+        if len(weights) != len(self.components) or any(w < 0 for w in weights) or not sum(weights):
             raise ValueError(
                 "tac_model.weights: one non-negative weight per component, not all zero"
             )

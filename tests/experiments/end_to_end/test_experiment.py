@@ -22,6 +22,11 @@ pytestmark = [pytest.mark.hol_light, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[3]
 SMALL = [
+    "tac_model=fixed",
+    "num_iterations=1",
+    "num_data_theorems=0",
+    "train_after_eval=[]",
+    "update_checkpoints=[]",
     "num_theorems=4",
     "total_timeout=6",
     "env_timeout=4",

@@ -51,3 +51,15 @@ def test_reload_reaches_only_components_with_weights() -> None:
 def test_bad_weights_are_a_clear_error() -> None:
     with pytest.raises(ValueError, match="tac_model.weights"):
         MixtureTacticModel([Constant([])], weights=[0.0])
+
+
+def test_named_components_and_weights() -> None:
+    model = MixtureTacticModel(
+        {"learned": Constant([("ARITH_TAC", 0.0)]), "prior": Constant([("GEN_TAC", 0.0)])},
+        weights={"learned": 1.0, "prior": 3.0},
+    )
+    (suggestions,) = model.get_tactics([Goal("T")], [[]])
+    assert suggestions[0][0] == "GEN_TAC"
+    assert math.exp(suggestions[0][1]) == pytest.approx(0.75)
+    with pytest.raises(ValueError, match="no component named"):
+        MixtureTacticModel({"a": Constant([])}, weights={"b": 1.0})

@@ -1,0 +1,239 @@
+"""Training data for the HOList tactic model, from proof traces (DESIGN section 6).
+
+Each step of a theorem's best proof is one example: the goal, the tactic's name (the class),
+its theorem arguments (positive premises) and premises it did not cite (negatives), drawn from
+the theorems loaded before the theorem: the most symbol-overlapping first (hard negatives, as
+in DeepHOL), the rest at random. Traces are read only through ``experiments.end_to_end.traces``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader
+
+from data.hol_light.database import TheoremDatabase, TheoremRecord
+from environments.base import Premise
+from environments.hol_light.tactics import (
+    TACTIC_SIGNATURES,
+    Tactic,
+    TacticRejected,
+    ThmArg,
+    ThmListArg,
+    parse_tactic,
+)
+from experiments.end_to_end.proof_tree import ProofStep
+from experiments.end_to_end.traces import ProofTrace, iter_traces
+from models.end_to_end.tactic_models.fixed import FixedTacticModel
+from models.end_to_end.tactic_models.holist_model.model import HOListBatch, goal_sexp
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HOListExample:
+    """One proof step as a training example; premises by database name."""
+
+    theorem: str
+    goal_sexp: str
+    tactic: str
+    positives: tuple[str, ...]
+    negatives: tuple[str, ...]
+
+
+def _attempt_rank(trace: ProofTrace) -> tuple[bool, int, int]:
+    """Higher is better: proved over not, then the shorter proof, then the later iteration."""
+    return trace.proved, -len(trace.proof), trace.iteration
+
+
+class HOListDataModule(pl.LightningDataModule):
+    """Examples from the best attempt per theorem in ``trace_files`` (a run's ``traces/`` with
+    all its iterations, or trace files), split into train/val by theorem id.
+
+    Only single tactics of the grammar's tactic set make examples (THEN/ORELSE compounds do not
+    name one class). Negatives are drawn once, deterministically from ``seed``; examples
+    without theorem arguments get none (they train the classifier only). Corrupt trace files
+    are skipped and listed in ``skipped_files``.
+    """
+
+    def __init__(
+        self,
+        trace_files: str | Sequence[str],
+        batch_size: int = 16,
+        num_negatives: int = 7,
+        hard_negatives: bool = True,
+        hard_fraction: float = 0.5,
+        val_fraction: float = 0.1,
+        seed: int = 0,
+        database: str | None = None,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        if batch_size < 1 or num_negatives < 0 or not 0.0 <= val_fraction <= 1.0:
+            raise ValueError(
+                f"HOListDataModule: need batch_size >= 1, num_negatives >= 0 and val_fraction "
+                f"in [0, 1]; got {batch_size}, {num_negatives}, {val_fraction}"
+            )
+        if not 0.0 <= hard_fraction <= 1.0:
+            raise ValueError(
+                f"HOListDataModule: hard_fraction must be in [0, 1], got {hard_fraction}"
+            )
+        self.trace_files = (
+            [trace_files] if isinstance(trace_files, str | Path) else list(trace_files)
+        )
+        self.batch_size, self.num_negatives = batch_size, num_negatives
+        self.num_hard = round(num_negatives * hard_fraction) if hard_negatives else 0
+        self.val_fraction, self.seed, self.num_workers = val_fraction, seed, num_workers
+        self.database_path = database
+        self.examples: list[HOListExample] = []
+        self.train_examples: list[HOListExample] = []
+        self.val_examples: list[HOListExample] = []
+        self.skipped_files: list[tuple[Path, str]] = []
+        self.skipped_steps = 0
+        self._loaded = False
+
+    def setup(self, stage: str | None = None) -> None:
+        """Read the traces and build the examples, once."""
+        if self._loaded:
+            return
+        self._database = TheoremDatabase.cached(self.database_path)
+        self._premises = [Premise(r.name, r.statement, r.sexp) for r in self._database]
+        self._ranker = FixedTacticModel(["ASM_MESON_TAC[{premises}]"], score="idf")
+        best: dict[str, ProofTrace] = {}
+        loader = iter_traces(self.trace_files)
+        for trace in loader:
+            kept = best.get(trace.theorem_id)
+            if kept is None or _attempt_rank(trace) > _attempt_rank(kept):
+                best[trace.theorem_id] = trace
+        self.skipped_files = list(loader.skipped)
+        if self.skipped_files:
+            logger.warning(
+                "HOListDataModule: skipped %d corrupt trace file(s) of %d",
+                len(self.skipped_files),
+                len(loader.files),
+            )
+        for theorem_id in sorted(best):
+            trace = best[theorem_id]
+            if trace.proved:
+                self.examples.extend(self._examples_of(trace))
+        for example in self.examples:
+            val = self._in_validation(example.theorem)
+            (self.val_examples if val else self.train_examples).append(example)
+        logger.info(
+            "HOListDataModule: %d examples (%d train, %d val) from %d theorems; %d steps skipped",
+            len(self.examples),
+            len(self.train_examples),
+            len(self.val_examples),
+            len(best),
+            self.skipped_steps,
+        )
+        self._loaded = True
+
+    def _examples_of(self, trace: ProofTrace) -> list[HOListExample]:
+        name = trace.theorem.get("name", trace.theorem_id)
+        if name not in self._database.by_name:
+            logger.warning("HOListDataModule: theorem %r is not in the database; skipped", name)
+            self.skipped_steps += len(trace.proof)
+            return []
+        record = self._database[name]
+        examples = []
+        for index, step in enumerate(trace.proof_steps()):
+            example = self._example(record, index, step)
+            if example is None:
+                self.skipped_steps += 1
+            else:
+                examples.append(example)
+        return examples
+
+    def _example(self, record: TheoremRecord, index: int, step: ProofStep) -> HOListExample | None:
+        """The example of one proof step, or None if it does not fit the model."""
+        if step.goal.conclusion_sexp is None:
+            return None
+        try:
+            expr = parse_tactic(step.tactic)
+        except TacticRejected:
+            return None
+        if not isinstance(expr, Tactic) or expr.name not in TACTIC_SIGNATURES:
+            return None
+        cited: list[str] = []
+        for arg in expr.args:
+            if isinstance(arg, ThmArg):
+                cited.append(arg.name)
+            elif isinstance(arg, ThmListArg):
+                cited.extend(arg.names)
+        positives = tuple(dict.fromkeys(n for n in cited if n in self._database.by_name))
+        negatives = self._negatives(record, index, step, positives) if positives else ()
+        return HOListExample(record.name, goal_sexp(step.goal), expr.name, positives, negatives)
+
+    def _negatives(
+        self, record: TheoremRecord, index: int, step: ProofStep, positives: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        available = self._premises[: record.position]
+        excluded = set(positives)
+        hard: list[str] = []
+        if self.num_hard:
+            self._ranker.num_premises = self.num_hard + len(positives)
+            ranked = self._ranker.select_premises(step.goal, available)
+            hard = [n for n in ranked if n not in excluded][: self.num_hard]
+            excluded.update(hard)
+        pool = [p.name for p in available if p.name not in excluded]
+        rng = random.Random(f"{self.seed}:{record.name}:{index}")
+        count = min(self.num_negatives - len(hard), len(pool))
+        return (*hard, *rng.sample(pool, count))
+
+    def _in_validation(self, theorem: str) -> bool:
+        digest = hashlib.sha256(f"{self.seed}:{theorem}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64 < self.val_fraction
+
+    def collate(self, examples: Sequence[HOListExample]) -> HOListBatch:
+        """Goals, tactic names, the batch's distinct premise texts and the labelled pairs."""
+        premises: dict[str, int] = {}
+        pair_goal: list[int] = []
+        pair_premise: list[int] = []
+        pair_label: list[float] = []
+        for i, example in enumerate(examples):
+            labelled = [(n, 1.0) for n in example.positives] + [(n, 0.0) for n in example.negatives]
+            for name, label in labelled:
+                text = self._database[name].sexp
+                pair_goal.append(i)
+                pair_premise.append(premises.setdefault(text, len(premises)))
+                pair_label.append(label)
+        return {
+            "goals": [e.goal_sexp for e in examples],
+            "tactics": [e.tactic for e in examples],
+            "premises": list(premises),
+            "pair_goal": torch.tensor(pair_goal, dtype=torch.long),
+            "pair_premise": torch.tensor(pair_premise, dtype=torch.long),
+            "pair_label": torch.tensor(pair_label, dtype=torch.float),
+        }
+
+    def _loader(self, examples: list[HOListExample], shuffle: bool) -> DataLoader[Any]:
+        return DataLoader(
+            examples,  # type: ignore[arg-type]
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            collate_fn=self.collate,
+            num_workers=self.num_workers,
+            generator=torch.Generator().manual_seed(self.seed) if shuffle else None,
+        )
+
+    def train_dataloader(self) -> DataLoader[Any]:
+        self.setup("fit")
+        if not self.train_examples:
+            raise ValueError(
+                f"HOListDataModule: no training examples in {self.trace_files} (no proved "
+                "trace with a single-tactic step of the grammar); prove something first"
+            )
+        return self._loader(self.train_examples, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader[Any] | list[Any]:
+        self.setup("validate")
+        return self._loader(self.val_examples, shuffle=False) if self.val_examples else []
