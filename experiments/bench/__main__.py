@@ -10,9 +10,15 @@ import json
 import logging
 import sys
 
-from experiments.bench import batching, env, scaling, search
+from experiments.bench import batching, env, learning, scaling, search
 
-BENCHMARKS = {"env": env, "search": search, "batching": batching, "scaling": scaling}
+BENCHMARKS = {
+    "env": env,
+    "search": search,
+    "batching": batching,
+    "scaling": scaling,
+    "learning": learning,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -75,6 +75,7 @@ class HOListDataModule(pl.LightningDataModule):
         seed: int = 0,
         database: str | None = None,
         num_workers: int = 0,
+        splits: Sequence[str] | None = ("train",),
     ) -> None:
         super().__init__()
         if batch_size < 1 or num_negatives < 0 or not 0.0 <= val_fraction <= 1.0:
@@ -93,6 +94,11 @@ class HOListDataModule(pl.LightningDataModule):
         self.num_hard = round(num_negatives * hard_fraction) if hard_negatives else 0
         self.val_fraction, self.seed, self.num_workers = val_fraction, seed, num_workers
         self.database_path = database
+        # Only theorems of these database splits make examples, so that the loop's held-out
+        # evaluation theorems (whose traces sit in the same run directory) never leak into
+        # training. None: every trace.
+        self.splits = set(splits) if splits is not None else None
+        self.excluded_theorems = 0
         self.examples: list[HOListExample] = []
         self.train_examples: list[HOListExample] = []
         self.val_examples: list[HOListExample] = []
@@ -110,6 +116,9 @@ class HOListDataModule(pl.LightningDataModule):
         best: dict[str, ProofTrace] = {}
         loader = iter_traces(self.trace_files)
         for trace in loader:
+            if self.splits is not None and trace.theorem.get("split") not in self.splits:
+                self.excluded_theorems += 1
+                continue
             kept = best.get(trace.theorem_id)
             if kept is None or _attempt_rank(trace) > _attempt_rank(kept):
                 best[trace.theorem_id] = trace
