@@ -41,7 +41,7 @@ def test_failed_training_leaves_a_resumable_run_and_the_loop_hands_off_the_check
 ) -> None:
     run_dir = tmp_path / "run"
     failing = f"{sys.executable} -c 'import sys; print(\"boom\"); sys.exit(3)'"
-    with pytest.raises(TrainingError, match="exit code 3") as failure:
+    with pytest.raises(TrainingError, match="exited with code 3") as failure:
         experiment.run(compose([*TINY, f"train_after_eval=[{failing!r}]"], str(run_dir)))
     assert "train.log" in str(failure.value)
     assert not ray.is_initialized()
