@@ -13,6 +13,7 @@ median over ``--repeats`` identically seeded trees.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import logging
 import statistics
@@ -21,6 +22,7 @@ from random import Random
 from typing import Any
 
 from experiments.end_to_end.proof_tree import ErrorKind, Goal, ProofTree
+from experiments.end_to_end.prover import gc_paused
 from models.end_to_end.search_models.bestfs import BestFS
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--error-rate", type=float, default=0.25, help="share of error edges")
     parser.add_argument("--repeats", type=int, default=5, help="trees grown (median reported)")
     parser.add_argument("--seed", type=int, default=0, help="seed of random.Random")
+    parser.add_argument(
+        "--gc",
+        choices=("paused", "default"),
+        default="paused",
+        help="paused: the prover's policy (no cyclic GC inside an attempt)",
+    )
 
 
 class _GcClock:
@@ -109,25 +117,30 @@ def _grow_once(args: argparse.Namespace) -> dict[int, dict[str, float]]:
     bands: dict[int, dict[str, float]] = {}
     clock = _GcClock()
     gc.callbacks.append(clock)
+    policy = gc_paused() if args.gc == "paused" else contextlib.nullcontext()
     try:
-        for size in SIZES:
-            while grower.tree.size < size:
-                grower.expand(untimed)
-                expansions += 1
-            phases = [0.0] * len(PHASES)
-            clock.total = 0.0
-            started = time.perf_counter()
-            for _ in range(args.window):
-                grower.expand(phases)
-            elapsed = time.perf_counter() - started
-            bands[size] = {
-                "per_s": args.window / elapsed,
-                **{f"{p}_us": 1e6 * s / args.window for p, s in zip(PHASES, phases, strict=True)},
-                "gc_us": 1e6 * clock.total / args.window,
-                "tree_size_after": grower.tree.size,
-                "frontier_after": grower.search.frontier_size(),
-            }
-            expansions += args.window
+        with policy:  # the prover's policy: no cyclic GC inside an attempt
+            for size in SIZES:
+                while grower.tree.size < size:
+                    grower.expand(untimed)
+                    expansions += 1
+                phases = [0.0] * len(PHASES)
+                clock.total = 0.0
+                started = time.perf_counter()
+                for _ in range(args.window):
+                    grower.expand(phases)
+                elapsed = time.perf_counter() - started
+                bands[size] = {
+                    "per_s": args.window / elapsed,
+                    **{
+                        f"{p}_us": 1e6 * s / args.window
+                        for p, s in zip(PHASES, phases, strict=True)
+                    },
+                    "gc_us": 1e6 * clock.total / args.window,
+                    "tree_size_after": grower.tree.size,
+                    "frontier_after": grower.search.frontier_size(),
+                }
+                expansions += args.window
     finally:
         gc.callbacks.remove(clock)
     bands[0] = {"per_s": expansions / (time.perf_counter() - growth_started)}
