@@ -8,8 +8,10 @@ their rates.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import ray
@@ -17,9 +19,8 @@ from omegaconf import OmegaConf
 
 from environments.hol_light.driver import shared_zygote
 from experiments.end_to_end.config import compose
-from experiments.end_to_end.distributed import WorkerConfig
-from experiments.end_to_end.end_to_end_experiment import models_record, select_theorems
-from experiments.end_to_end.evaluation import ProverPool, Resources
+from experiments.end_to_end.end_to_end_experiment import actor_configs, select_theorems
+from experiments.end_to_end.evaluation import ProverPool
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,21 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _rate(cfg: Any, provers: int, tasks: list[Any]) -> float:
     with tempfile.TemporaryDirectory(prefix="itp-scaling-") as run_dir:
-        worker = WorkerConfig(
-            env_config=OmegaConf.to_container(cfg.env_config, resolve=True),  # type: ignore[arg-type]
-            search_model=OmegaConf.to_container(cfg.search_model, resolve=True),  # type: ignore[arg-type]
-            num_sampled_tactics=cfg.num_sampled_tactics,
-            total_timeout=cfg.total_timeout,
-            env_timeout=cfg.env_timeout,
-            run_dir=run_dir,
-            models=models_record(cfg),
-        )
-        resources = Resources(1, provers, 0.0, 0.0, 1.0, 16, 0.005)
-        pool = ProverPool(
-            OmegaConf.to_container(cfg.tac_model, resolve=True),  # type: ignore[arg-type]
-            worker,
-            resources,
-        )
+        worker, resources = actor_configs(cfg, Path(run_dir))
+        resources = dataclasses.replace(resources, logical_gpus=1, provers_per_gpu=provers)
+        pool = ProverPool(OmegaConf.to_container(cfg.tac_model, resolve=True), worker, resources)  # type: ignore[arg-type]
         ray.get([w.pid.remote() for w in pool.workers])  # actors up before the clock starts
         pool.run(tasks[:2], 0, lambda task, summary: None)  # warm: servers forked, code hot
         started = time.perf_counter()

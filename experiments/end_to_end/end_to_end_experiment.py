@@ -97,7 +97,7 @@ def models_record(cfg: DictConfig) -> dict[str, Any]:
     """Which models produced a trace: their checkpoint (if any) and a hash of their config."""
     record = {}
     for key in ("tac_model", "search_model"):
-        plain = cast(dict[str, Any], OmegaConf.to_container(cfg[key], resolve=True))
+        plain = _plain(cfg[key])
         record[key] = {"checkpoint": plain.get("ckpt_path"), "config_hash": config_hash(plain)}
     return record
 
@@ -120,16 +120,11 @@ def start_ray(cfg: DictConfig) -> None:
         )
 
 
-def run(cfg: DictConfig) -> dict[str, Any]:
-    """Run (or resume) the experiment; returns the final summary."""
-    logging.getLogger().setLevel(cfg.log_level)
-    validate(cfg)
-    tasks = select_theorems(cfg)
-    run_dir = prepare_run_dir(cfg)
-    env_config = OmegaConf.to_container(cfg.env_config, resolve=True)
+def actor_configs(cfg: DictConfig, run_dir: Path) -> tuple[WorkerConfig, Resources]:
+    """What the ProverWorkers are built from, and how the actors are placed."""
     worker_config = WorkerConfig(
-        env_config=env_config,  # type: ignore[arg-type]
-        search_model=OmegaConf.to_container(cfg.search_model, resolve=True),  # type: ignore[arg-type]
+        env_config=_plain(cfg.env_config),
+        search_model=_plain(cfg.search_model),
         num_sampled_tactics=cfg.num_sampled_tactics,
         total_timeout=cfg.total_timeout,
         env_timeout=cfg.env_timeout,
@@ -145,15 +140,25 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         max_batch_size=cfg.tactic_server.max_batch_size,
         max_wait_s=cfg.tactic_server.max_wait_ms / 1000.0,
     )
+    return worker_config, resources
+
+
+def _plain(node: Any) -> dict[str, Any]:
+    return cast(dict[str, Any], OmegaConf.to_container(node, resolve=True))
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Run (or resume) the experiment; returns the final summary."""
+    logging.getLogger().setLevel(cfg.log_level)
+    validate(cfg)
+    tasks = select_theorems(cfg)
+    run_dir = prepare_run_dir(cfg)
+    worker_config, resources = actor_configs(cfg, run_dir)
     logger = RunLogger(cfg, run_dir)
     start_ray(cfg)
     pool = None
     try:
-        pool = ProverPool(
-            OmegaConf.to_container(cfg.tac_model, resolve=True),  # type: ignore[arg-type]
-            worker_config,
-            resources,
-        )
+        pool = ProverPool(_plain(cfg.tac_model), worker_config, resources)
         iterations = summaries.read_summary(run_dir)[: cfg.resume_iteration]
         for iteration in range(cfg.resume_iteration, cfg.num_iterations):
             save_config(cfg, run_dir, iteration)
