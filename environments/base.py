@@ -107,6 +107,14 @@ class Environment(ABC):
     def theorem_from_dict(cls, data: dict[str, Any]) -> Any:
         """Inverse of ``theorem_to_dict``; raises ValueError on a malformed record."""
 
+    @classmethod  # noqa: B027 (an optional hook: most provers start instantly)
+    def warm_up(cls) -> None:
+        """Start this process's prover ahead of the first attempt (workers call it once).
+
+        Without it the first attempt would pay the prover's start-up (HOL Light: minutes)
+        inside its own time budget.
+        """
+
     @abstractmethod
     def start(self) -> Goal:
         """Start or borrow the prover process; return the theorem's root goal."""

@@ -62,6 +62,10 @@ class HolLightEnv(Environment):
     def theorem_from_dict(cls, data: dict[str, Any]) -> TheoremRecord:
         return TheoremRecord.from_dict(data)
 
+    @classmethod
+    def warm_up(cls) -> None:
+        shared_prover()
+
     def start(self) -> Goal:
         if self._prover is None:
             self._prover = shared_prover()

@@ -168,6 +168,7 @@ class ProverWorker:
         self.server = tactic_server
         self.env_factory = environment_factory(config.env_config)
         self.env_cls = environment_class(config.env_config)
+        self.env_cls.warm_up()  # before any attempt's clock starts
         self._premise_refs: dict[int, tuple[Sequence[Premise], PremiseRef]] = {}
         self.search_model = instantiate(config.search_model)
 
