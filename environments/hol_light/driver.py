@@ -79,7 +79,6 @@ class HolLight:
 
     def __init__(self, server: HolLightServer) -> None:
         self.server = server
-        self.requests_sent = 0
 
     @classmethod
     def spawn(cls, zygote: Zygote | None = None) -> HolLight:
@@ -119,7 +118,6 @@ class HolLight:
         return self._apply_request(goal_text, tactics.render_request(expr), timeout)
 
     def _apply_request(self, goal_text: str, tactic_sexp: str, timeout: float) -> ApplyResult:
-        self.requests_sent += 1
         try:
             reply = self.server.request(f"apply {timeout:.3f} {goal_text} {tactic_sexp}", timeout)
         except ServerTimeout as e:

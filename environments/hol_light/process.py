@@ -153,12 +153,6 @@ class Zygote:
     def control(self) -> Path:
         return self.runtime_dir / "control"
 
-    @property
-    def pid(self) -> int:
-        self.connect()
-        assert self._pid is not None
-        return self._pid
-
     def connect(self) -> None:
         """Hold a lease on a live zygote, starting one (minutes) if the machine has none."""
         if self._lease is not None and self.alive():
@@ -355,7 +349,6 @@ class HolLightServer:
         self._buffer = b""
         self._ids = itertools.count(1)
         self.pid = -1
-        self.restarts = 0
         self.bytes_sent = 0  # everything this handle ever wrote to a toplevel
 
     def await_ready(self, deadline: float) -> None:
@@ -479,7 +472,6 @@ class HolLightServer:
         fresh = self.zygote.spawn()
         self._write_fd, self._read_fd, self.pid = fresh._write_fd, fresh._read_fd, fresh.pid
         self._buffer = b""
-        self.restarts += 1
         log.warning("HOL Light server replaced by a fresh fork (pid %d)", self.pid)
 
     def _close_fds(self) -> None:

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import ray
-from omegaconf import OmegaConf
 
 from environments.hol_light.driver import shared_zygote
 from experiments.end_to_end.config import compose
 from experiments.end_to_end.end_to_end_experiment import actor_configs, select_theorems
+from experiments.end_to_end.environments import plain_config
 from experiments.end_to_end.evaluation import ProverPool
 
 
@@ -32,7 +32,7 @@ def _rate(cfg: Any, provers: int, tasks: list[Any]) -> float:
     with tempfile.TemporaryDirectory(prefix="itp-scaling-") as run_dir:
         worker, resources = actor_configs(cfg, Path(run_dir))
         resources = dataclasses.replace(resources, logical_gpus=1, provers_per_gpu=provers)
-        pool = ProverPool(OmegaConf.to_container(cfg.tac_model, resolve=True), worker, resources)  # type: ignore[arg-type]
+        pool = ProverPool(plain_config(cfg.tac_model), worker, resources)
         ray.get([w.pid.remote() for w in pool.workers])  # actors up before the clock starts
         pool.run(tasks[:2], 0, lambda task, summary: None)  # warm: servers forked, code hot
         started = time.perf_counter()

@@ -57,7 +57,6 @@ class TacticServer:
         _configure_worker_process()
         from models.end_to_end.tactic_models.tac_models import build_tactic_model
 
-        self._config = tac_model
         self.model = build_tactic_model(tac_model)
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_s

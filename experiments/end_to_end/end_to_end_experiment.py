@@ -15,7 +15,7 @@ import os
 import random
 import time
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import hydra
 import ray
@@ -26,7 +26,7 @@ from experiments.end_to_end import summary as summaries
 from experiments.end_to_end import training
 from experiments.end_to_end.config import ConfigError, gpu_per_server, validate
 from experiments.end_to_end.distributed import WorkerConfig, attempt_summary
-from experiments.end_to_end.environments import environment_class, theorem_source
+from experiments.end_to_end.environments import environment_class, plain_config, theorem_source
 from experiments.end_to_end.evaluation import ProverPool, Resources, Task
 from experiments.end_to_end.traces import config_hash, load_trace, trace_path, validate_completed
 from experiments.end_to_end.wandb_logging import RunLogger
@@ -97,7 +97,7 @@ def models_record(cfg: DictConfig) -> dict[str, Any]:
     """Which models produced a trace: their checkpoint (if any) and a hash of their config."""
     record = {}
     for key in ("tac_model", "search_model"):
-        plain = _plain(cfg[key])
+        plain = plain_config(cfg[key])
         record[key] = {"checkpoint": plain.get("ckpt_path"), "config_hash": config_hash(plain)}
     return record
 
@@ -123,8 +123,8 @@ def start_ray(cfg: DictConfig) -> None:
 def actor_configs(cfg: DictConfig, run_dir: Path) -> tuple[WorkerConfig, Resources]:
     """What the ProverWorkers are built from, and how the actors are placed."""
     worker_config = WorkerConfig(
-        env_config=_plain(cfg.env_config),
-        search_model=_plain(cfg.search_model),
+        env_config=plain_config(cfg.env_config),
+        search_model=plain_config(cfg.search_model),
         num_sampled_tactics=cfg.num_sampled_tactics,
         total_timeout=cfg.total_timeout,
         env_timeout=cfg.env_timeout,
@@ -143,10 +143,6 @@ def actor_configs(cfg: DictConfig, run_dir: Path) -> tuple[WorkerConfig, Resourc
     return worker_config, resources
 
 
-def _plain(node: Any) -> dict[str, Any]:
-    return cast(dict[str, Any], OmegaConf.to_container(node, resolve=True))
-
-
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Run (or resume) the experiment; returns the final summary."""
     logging.getLogger().setLevel(cfg.log_level)
@@ -158,7 +154,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     start_ray(cfg)
     pool = None
     try:
-        pool = ProverPool(_plain(cfg.tac_model), worker_config, resources)
+        pool = ProverPool(plain_config(cfg.tac_model), worker_config, resources)
         iterations = summaries.read_summary(run_dir)[: cfg.resume_iteration]
         for iteration in range(cfg.resume_iteration, cfg.num_iterations):
             save_config(cfg, run_dir, iteration)

@@ -18,7 +18,8 @@ from environments.base import Environment, TheoremSource
 from experiments.end_to_end.config import ConfigError
 
 
-def _plain(config: Mapping[str, Any] | DictConfig) -> dict[str, Any]:
+def plain_config(config: Mapping[str, Any] | DictConfig) -> dict[str, Any]:
+    """A config node as plain, resolved data (what crosses to Ray actors and into traces)."""
     if isinstance(config, DictConfig):
         return OmegaConf.to_container(config, resolve=True)  # type: ignore[return-value]
     return dict(config)
@@ -26,7 +27,7 @@ def _plain(config: Mapping[str, Any] | DictConfig) -> dict[str, Any]:
 
 def environment_factory(env_config: Mapping[str, Any] | DictConfig) -> functools.partial[Any]:
     """The partial constructor ``env_cls(thm=..., ...)`` configured by ``env_config``."""
-    config = _plain(env_config)
+    config = plain_config(env_config)
     factory = instantiate(config["environment"])
     if not isinstance(factory, functools.partial) or not (
         isinstance(factory.func, type) and issubclass(factory.func, Environment)
@@ -44,7 +45,7 @@ def environment_class(env_config: Mapping[str, Any] | DictConfig) -> type[Enviro
 
 def theorem_source(env_config: Mapping[str, Any] | DictConfig) -> TheoremSource:
     try:
-        return instantiate(_plain(env_config)["theorems"])  # type: ignore[no-any-return]
+        return instantiate(plain_config(env_config)["theorems"])  # type: ignore[no-any-return]
     except InstantiationException as e:
         cause = e.__cause__ or e
         raise ConfigError(f"env_config.theorems: {cause}") from e
