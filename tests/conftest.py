@@ -56,3 +56,34 @@ def database():
     from data.hol_light.database import TheoremDatabase
 
     return TheoremDatabase.load()
+
+
+# A real two-iteration run on HOL Light (no training), shared by the report and visualiser
+# tests. EQ_SYM is among the four valid theorems chosen with seed 0 and the `fixed` model
+# proves it, so the run has a proved attempt in each iteration.
+REAL_RUN_OVERRIDES = [
+    "tac_model=fixed",
+    "num_iterations=2",
+    "num_data_theorems=0",
+    "train_after_eval=[]",
+    "update_checkpoints=[]",
+    "num_theorems=4",
+    "total_timeout=8",
+    "env_timeout=6",
+    "num_sampled_tactics=4",
+    "env_config.environment.timeout=2",
+    "num_cpus=2",
+]
+
+
+@pytest.fixture(scope="session")
+def real_run(zygote, tmp_path_factory: pytest.TempPathFactory):
+    """The run directory of a finished real run (HOL Light, Ray, traces, summary, WandB)."""
+    from pathlib import Path
+
+    from experiments.end_to_end import end_to_end_experiment as experiment
+    from experiments.end_to_end.config import compose
+
+    run_dir = Path(tmp_path_factory.mktemp("real-run")) / "run"
+    experiment.run(compose(REAL_RUN_OVERRIDES, str(run_dir)))
+    return run_dir

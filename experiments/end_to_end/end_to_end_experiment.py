@@ -94,11 +94,15 @@ def save_config(cfg: DictConfig, run_dir: Path, iteration: int) -> None:
 
 
 def models_record(cfg: DictConfig) -> dict[str, Any]:
-    """Which models produced a trace: their checkpoint (if any) and a hash of their config."""
+    """Which models produced a trace: their class, checkpoint (if any) and a config hash."""
     record = {}
     for key in ("tac_model", "search_model"):
         plain = plain_config(cfg[key])
-        record[key] = {"checkpoint": plain.get("ckpt_path"), "config_hash": config_hash(plain)}
+        record[key] = {
+            "target": plain.get("_target_"),
+            "checkpoint": plain.get("ckpt_path"),
+            "config_hash": config_hash(plain),
+        }
     return record
 
 

@@ -1,0 +1,121 @@
+"""The self-contained HTML export: one file that opens without a server or network.
+
+It holds the same views the Dash app draws (``view.py``), as JSON, and the same graph
+component: React and dash-cytoscape's bundle, taken from the installed ``dash`` and
+``dash_cytoscape`` packages and inlined as data URIs, driven by ``assets/standalone.js``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import dash
+import dash_cytoscape
+from tqdm import tqdm
+
+from experiments.end_to_end.traces import TraceError
+from experiments.end_to_end.visualise.runs import RunIndex, read_trace
+from experiments.end_to_end.visualise.view import attempt_view
+
+ASSETS = Path(__file__).parent / "assets"
+
+
+def _newest(directory: Path, name: str) -> Path:
+    """The highest version of ``<name>@<version>.min.js`` that dash ships."""
+    found = list(directory.glob(f"{name}@*.min.js"))
+    if not found:
+        raise FileNotFoundError(f"{directory}: no {name}@<version>.min.js in this dash install")
+
+    def version(path: Path) -> tuple[int, ...]:
+        match = re.search(r"@([\d.]+)\.min\.js$", path.name)
+        return tuple(int(x) for x in match.group(1).split(".") if x) if match else ()
+
+    return max(found, key=version)
+
+
+def library_scripts() -> list[Path]:
+    """React, ReactDOM, prop-types and dash-cytoscape (with the dagre layout), in load order."""
+    deps = Path(dash.__file__).parent / "deps"
+    react = _newest(deps, "react")
+    react_dom = deps / react.name.replace("react@", "react-dom@")
+    if not react_dom.exists():
+        raise FileNotFoundError(f"{react_dom}: dash ships no ReactDOM matching {react.name}")
+    bundle = Path(dash_cytoscape.__file__).parent / "dash_cytoscape_extra.min.js"
+    return [react, react_dom, _newest(deps, "prop-types"), bundle]
+
+
+def _script(source: str) -> str:
+    # A data URI sidesteps every "</script>" and "<!--" inside minified code.
+    encoded = base64.b64encode(source.encode("utf-8")).decode("ascii")
+    return f'<script src="data:text/javascript;charset=utf-8;base64,{encoded}"></script>'
+
+
+def _json_block(data: Any) -> str:
+    # "<" escaped as \u003c: no trace text (a theorem name, an error message) can end the block.
+    text = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
+    return f'<script type="application/json" id="itp-data">{text}</script>'
+
+
+def render(data: dict[str, Any], title: str) -> str:
+    """The whole page: styles, the data block, the libraries and the viewer script."""
+    scripts = [_script(p.read_text(encoding="utf-8")) for p in library_scripts()]
+    scripts.append(_script((ASSETS / "standalone.js").read_text(encoding="utf-8")))
+    css = (ASSETS / "viewer.css").read_text(encoding="utf-8")
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            f"<title>{html.escape(title)}</title>",
+            f"<style>{css}</style></head><body>",
+            '<div id="app"></div>',
+            _json_block(data),
+            *scripts,
+            "</body></html>",
+        ]
+    )
+
+
+def export_html(index: RunIndex, out: Path, keys: Sequence[str] | None = None) -> int:
+    """Write the attempts of `index` (or only `keys`) to `out`; returns how many it holds.
+
+    A trace that no longer loads is left out and named in the page's notices.
+    """
+    entries = [index.find(k) for k in keys] if keys else list(index.entries)
+    notices = index.notices() if not keys else []
+    views: dict[str, Any] = {}
+    rows = []
+    for entry in tqdm(entries, desc="building views", unit="attempt", file=sys.stderr):
+        try:
+            views[entry.key] = attempt_view(read_trace(entry))
+        except TraceError as e:
+            notices.append(f"Skipped {entry.path}: {e}")
+            continue
+        rows.append({k: v for k, v in entry.row().items() if k != "path"})  # no local paths
+    data = {
+        "source": str(index.source),
+        "notices": notices,
+        "entries": rows,
+        "views": views,
+    }
+    page = render(data, f"Proof attempts: {index.source}")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(page)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return len(views)

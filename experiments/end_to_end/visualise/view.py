@@ -1,0 +1,351 @@
+"""One proof attempt as the visualiser draws it: graph elements, details, replay steps, proof.
+
+Both front ends (the Dash app and the HTML export) draw exactly this JSON-ready dict, so what
+they show cannot drift apart. The AND/OR tree becomes a graph with one node per goal and one
+node per tactic application (the hyperedge), joined by plain edges: goal -> tactic -> each
+subgoal. Every element carries ``born``, the replay position from which it is visible:
+position 0 shows the root alone, position k the tree after k expansions (see `replay_styles`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from experiments.end_to_end.traces import ProofTrace
+from experiments.end_to_end.visualise.overlays import Row, SearchOverlay, fmt, overlay_for
+
+ERROR_COLOURS = {
+    "tactic_error": "#d73a49",
+    "tactic_timeout": "#f66a0a",
+    "process_crash": "#6f42c1",
+    "cycle": "#6a737d",
+    "no_progress": "#b08800",
+    "rejected": "#24292e",
+}
+STATUS_COLOURS = {"proved": "#c6f6c6", "failed": "#f9d0d0", "open": "#eeeeee"}
+PROOF_COLOUR = "#1a7f37"
+CHOSEN_COLOUR = "#1f6feb"
+
+BASE_STYLESHEET: list[dict[str, Any]] = [
+    {
+        "selector": "node",
+        "style": {
+            "label": "data(label)",
+            "font-size": 9,
+            "text-wrap": "wrap",
+            "text-max-width": "180px",
+            "text-valign": "center",
+            "width": "data(w)",
+            "height": "data(h)",
+            "border-width": 1,
+            "border-color": "#999",
+        },
+    },
+    {"selector": ".goal", "style": {"shape": "round-rectangle"}},
+    *(
+        {"selector": f".goal.{status}", "style": {"background-color": colour}}
+        for status, colour in STATUS_COLOURS.items()
+    ),
+    {
+        "selector": ".tactic",
+        "style": {"shape": "tag", "background-color": "#fff5b1", "font-size": 8},
+    },
+    {"selector": ".tactic.failed", "style": {"background-color": "#fbe3e3", "color": "#666"}},
+    *(
+        {
+            "selector": f".error.{kind}",
+            "style": {"background-color": colour, "color": "#fff", "shape": "octagon"},
+        }
+        for kind, colour in ERROR_COLOURS.items()
+    ),
+    {"selector": ".finished", "style": {"shape": "star", "background-color": PROOF_COLOUR}},
+    {
+        "selector": "edge",
+        "style": {
+            "curve-style": "bezier",
+            "target-arrow-shape": "triangle",
+            "width": 1.5,
+            "line-color": "#bbb",
+            "target-arrow-color": "#bbb",
+        },
+    },
+    {"selector": "node.proof", "style": {"border-width": 4, "border-color": PROOF_COLOUR}},
+    {
+        "selector": "edge.proof",
+        "style": {"width": 4, "line-color": PROOF_COLOUR, "target-arrow-color": PROOF_COLOUR},
+    },
+]
+# Replay highlights: the goal chosen at the current step, and what its expansion produced.
+CHOSEN_STYLE = {"border-width": 6, "border-color": CHOSEN_COLOUR, "border-style": "double"}
+FRESH_STYLE = {"underlay-color": CHOSEN_COLOUR, "underlay-opacity": 0.25, "underlay-padding": 6}
+
+LAYOUT = {"name": "dagre", "rankDir": "TB", "nodeSep": 20, "rankSep": 40, "animate": False}
+
+
+def _box(label: str, font_px: float) -> dict[str, float]:
+    """Node size that fits its wrapped label, so the layout knows it before drawing."""
+    char_w = 0.62 * font_px
+    per_line = max(1, int(170 // char_w))
+    lines = -(-len(label) // per_line)
+    return {
+        "w": round(min(len(label), per_line) * char_w + 14),
+        "h": round(lines * 1.3 * font_px + 12),
+    }
+
+
+def _short(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def goal_text(goal: Mapping[str, Any]) -> str:
+    """A goal as a person reads it: hypotheses, then the turnstile and the conclusion."""
+    hyps = list(goal.get("hypotheses", []))
+    return "\n".join([*hyps, "⊢ " + str(goal.get("conclusion", ""))])
+
+
+def _goal_label(goal: Mapping[str, Any]) -> str:
+    hyps = len(goal.get("hypotheses", []))
+    prefix = f"[{hyps} hyp{'s' if hyps != 1 else ''}] " if hyps else ""
+    return prefix + _short(str(goal.get("conclusion", "")), 70)
+
+
+def _replay_births(
+    trace: ProofTrace,
+) -> tuple[list[dict[str, Any]], dict[int, int], dict[int, int]]:
+    """Group `search_trace` into steps and find when each edge and node first appears.
+
+    Only the generic ``select``/``response`` entries are read; other events are ignored. An edge
+    with no ``response`` entry appears when its goal was first expanded (or with its goal).
+    """
+    steps: list[dict[str, Any]] = []
+    edge_born: dict[int, int] = {}
+    for entry in trace.search_trace:
+        if not isinstance(entry, Mapping):
+            continue
+        if entry.get("event") == "select" and isinstance(entry.get("node"), int):
+            steps.append({"select": entry, "responses": []})
+        elif entry.get("event") == "response" and steps and isinstance(entry.get("edge"), int):
+            steps[-1]["responses"].append(entry)
+            edge_born.setdefault(entry["edge"], len(steps))
+    first_expanded: dict[int, int] = {}
+    for position, step in enumerate(steps, start=1):
+        first_expanded.setdefault(step["select"]["node"], position)
+    node_born: dict[int, int] = {0: 0}
+    for edge in trace.edges:  # execution order: a source is born before its edges
+        src_born = node_born.get(edge["src"], 0)
+        born = edge_born.get(edge["id"], first_expanded.get(edge["src"], src_born))
+        edge_born[edge["id"]] = born = max(born, src_born)
+        for dst in edge["dst"]:
+            node_born[dst] = min(node_born.get(dst, born), born)
+    return steps, edge_born, node_born
+
+
+def _proof_parts(trace: ProofTrace) -> tuple[set[int], set[int]]:
+    """The edge ids of the extracted proof and the node ids it passes through."""
+    edges = {step["edge"] for step in trace.proof}
+    nodes: set[int] = set()
+    for edge in trace.edges:
+        if edge["id"] in edges:
+            nodes.add(edge["src"])
+            nodes.update(d for d in edge["dst"] if trace.nodes[d]["type"] == "proof_finished")
+    return edges, nodes
+
+
+def _node_element(
+    node: Mapping[str, Any], born: int, in_proof: bool, overlay: SearchOverlay
+) -> tuple[dict[str, Any], list[Row]]:
+    node_id = f"n{node['id']}"
+    kind = node["type"]
+    classes = [node["status"]]
+    rows: list[Row] = []
+    data: dict[str, Any] = {"id": node_id, "born": born}
+    if kind == "internal":
+        classes.insert(0, "goal")
+        data["label"] = _goal_label(node["goal"])
+        data.update(overlay.node_data(node))
+        goal = node["goal"]
+        rows = [
+            ("node", f"{node_id} (goal)"),
+            ("hypotheses", "\n".join(goal.get("hypotheses", [])) or "none"),
+            ("conclusion", str(goal.get("conclusion", ""))),
+            ("status", node["status"]),
+            ("depth", str(node["depth"])),
+            ("visit count", str(node["visit_count"])),
+            ("cumulative log-probability", fmt(node["cumulative_logprob"])),
+            ("distance to proof", fmt(node["distance_to_proof"])),
+            ("explored", "yes" if node["is_explored"] else "no"),
+            *overlay.node_rows(node),
+        ]
+    elif kind == "error":
+        classes[:0] = ["error", node["kind"]]
+        data["label"] = node["kind"]
+        rows = [
+            ("node", f"{node_id} (error)"),
+            ("error kind", node["kind"]),
+            ("message", node["message"] or "-"),
+        ]
+    else:
+        classes.insert(0, "finished")
+        data["label"] = "QED"
+        rows = [("node", f"{node_id} (goal closed)")]
+    if in_proof:
+        classes.append("proof")
+    rows.append(("in proof", "yes" if in_proof else "no"))
+    data.update(_box(data["label"], 9))
+    return {"data": data, "classes": " ".join(classes)}, rows
+
+
+def _edge_elements(
+    edge: Mapping[str, Any], born: int, in_proof: bool
+) -> tuple[list[dict[str, Any]], list[Row]]:
+    """The tactic node of one edge and the connectors from its goal and to its subgoals."""
+    tactic_id = f"e{edge['id']}"
+    classes = ["tactic", edge["status"], edge["outcome"]] + (["proof"] if in_proof else [])
+    link = " proof" if in_proof else ""
+    label = _short(edge["tactic"], 48)
+    elements = [
+        {
+            "data": {"id": tactic_id, "label": label, "born": born, **_box(label, 8)},
+            "classes": " ".join(classes),
+        },
+        {
+            "data": {
+                "id": f"{tactic_id}-in",
+                "source": f"n{edge['src']}",
+                "target": tactic_id,
+                "edge": tactic_id,
+                "born": born,
+            },
+            "classes": "link" + link,
+        },
+    ]
+    for i, dst in enumerate(edge["dst"]):
+        elements.append(
+            {
+                "data": {
+                    "id": f"{tactic_id}-out{i}",
+                    "source": tactic_id,
+                    "target": f"n{dst}",
+                    "edge": tactic_id,
+                    "born": born,
+                },
+                "classes": "link" + link,
+            }
+        )
+    rows: list[Row] = [
+        ("edge", f"{tactic_id} (tactic application)"),
+        ("tactic", edge["tactic"]),
+        ("log-probability", fmt(edge["logprob"])),
+        ("outcome", edge["outcome"]),
+        ("status", edge["status"]),
+        ("error message", edge["error"] or "-"),
+        ("time in environment", f"{edge['time_s']:.4f} s"),
+        ("goal", f"n{edge['src']}"),
+        ("leads to", ", ".join(f"n{d}" for d in edge["dst"]) or "-"),
+        ("in proof", "yes" if in_proof else "no"),
+    ]
+    return elements, rows
+
+
+def attempt_key(trace: ProofTrace) -> str:
+    return f"{trace.iteration}/{trace.theorem_id}"
+
+
+def attempt_view(trace: ProofTrace) -> dict[str, Any]:
+    """Everything the front ends draw for one attempt, as plain JSON data."""
+    overlay = overlay_for(trace.models)
+    steps, edge_born, node_born = _replay_births(trace)
+    proof_edges, proof_nodes = _proof_parts(trace)
+    elements: list[dict[str, Any]] = []
+    details: dict[str, list[Row]] = {}
+    chosen_at: dict[int, list[int]] = {}
+    for position, step in enumerate(steps, start=1):
+        chosen_at.setdefault(step["select"]["node"], []).append(position)
+    for node in trace.nodes:
+        element, rows = _node_element(
+            node, node_born.get(node["id"], 0), node["id"] in proof_nodes, overlay
+        )
+        if node["id"] in chosen_at:
+            rows.append(("chosen at steps", ", ".join(map(str, chosen_at[node["id"]]))))
+        elements.append(element)
+        details[element["data"]["id"]] = rows
+    for edge in trace.edges:
+        edge_elements, rows = _edge_elements(edge, edge_born[edge["id"]], edge["id"] in proof_edges)
+        elements += edge_elements
+        details[f"e{edge['id']}"] = rows
+    replay = []
+    for position, step in enumerate(steps, start=1):
+        node_id = step["select"]["node"]
+        node = trace.nodes[node_id] if 0 <= node_id < len(trace.nodes) else None
+        goal = goal_text(node["goal"]) if node and node["type"] == "internal" else "?"
+        replay.append(
+            {
+                "node": f"n{node_id}",
+                "edges": [f"e{r['edge']}" for r in step["responses"]],
+                "title": f"step {position} of {len(steps)}: expanded n{node_id}",
+                "rows": [("goal", goal), *overlay.step_rows(step["select"], step["responses"])],
+            }
+        )
+    t = trace.timings
+    counts = trace.counts
+    return {
+        "key": attempt_key(trace),
+        "theorem_id": trace.theorem_id,
+        "status": trace.status,
+        "summary": [
+            ("theorem", trace.theorem_id),
+            ("iteration", str(trace.iteration)),
+            ("status", trace.status + (f": {trace.error}" if trace.error else "")),
+            ("search overlay", overlay.name),
+            (
+                "time",
+                f"{t.total_s:.2f} s (model {t.model_s:.2f}, env {t.env_s:.2f}, "
+                f"search {t.search_s:.2f})",
+            ),
+            (
+                "effort",
+                f"{counts.get('expansions', 0)} expansions, {counts.get('nodes', 0)} nodes, "
+                f"{counts.get('edges', 0)} edges",
+            ),
+            ("errors", ", ".join(f"{k} {v}" for k, v in counts.get("errors", {}).items()) or "-"),
+        ],
+        "elements": elements,
+        "details": details,
+        "steps": replay,
+        "proof": [
+            {"goal": goal_text(s["goal"]), "tactic": s["tactic"], "edge": f"e{s['edge']}"}
+            for s in trace.proof
+        ],
+        "stylesheet": BASE_STYLESHEET + overlay.stylesheet(),
+        "layout": LAYOUT,
+    }
+
+
+def replay_styles(view: Mapping[str, Any], position: int) -> list[dict[str, Any]]:
+    """The style rules that show the tree after `position` expansions (0: the root alone).
+
+    Mirrored by ``replayStyles`` in ``assets/standalone.js`` for the HTML export.
+    """
+    steps = view["steps"]
+    position = max(0, min(position, len(steps)))
+    rules: list[dict[str, Any]] = [
+        {"selector": f"[born > {position}]", "style": {"display": "none"}}
+    ]
+    if position:
+        step = steps[position - 1]
+        rules.append({"selector": f"#{step['node']}", "style": CHOSEN_STYLE})
+        rules += [{"selector": f"#{e}", "style": FRESH_STYLE} for e in step["edges"]]
+    return list(view["stylesheet"]) + rules
+
+
+def step_panel(view: Mapping[str, Any], position: int) -> tuple[str, list[Row]]:
+    """Title and rows describing the replay position (mirrored in ``standalone.js``)."""
+    steps = view["steps"]
+    if not steps:
+        return "no search steps recorded", []
+    if position <= 0:
+        return f"step 0 of {len(steps)}: the root goal, before any expansion", []
+    step = steps[min(position, len(steps)) - 1]
+    return step["title"], [tuple(r) for r in step["rows"]]  # type: ignore[misc]
