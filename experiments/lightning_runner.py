@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, cast
@@ -29,6 +27,8 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from pytorch_lightning.loggers import WandbLogger
+
+from experiments.end_to_end.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -115,21 +115,6 @@ def paths(cfg: DictConfig) -> tuple[Path, Path]:
     handoff = Path(str(cfg.handoff)).expanduser().resolve()
     output_dir = Path(str(cfg.output_dir)).expanduser().resolve() if cfg.output_dir else None
     return handoff, output_dir or handoff.parent
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write a file so a reader sees the old one or the whole new one, never a torn one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:

@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from experiments.end_to_end.files import write_atomic
 
 
 def attempts_path(run_dir: Path, iteration: int) -> Path:
@@ -95,14 +96,9 @@ def _metrics(iteration: int, rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def write_summary(run_dir: Path, iterations: list[dict[str, Any]]) -> None:
     """Atomically rewrite ``summary.json``."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=run_dir, prefix=".summary.", suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        json.dump({"iterations": iterations}, handle, indent=2, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, run_dir / "summary.json")
+    write_atomic(
+        run_dir / "summary.json", json.dumps({"iterations": iterations}, indent=2, sort_keys=True)
+    )
 
 
 def read_summary(run_dir: Path) -> list[dict[str, Any]]:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import dash_cytoscape as cyto
-from dash import Dash, Input, Output, State, ctx, dash_table, dcc, html
+from dash import Dash, Input, Output, State, ctx, dcc, html
+from dash.dash_table.DataTable import DataTable
+from dash.development.base_component import Component
 
 from experiments.end_to_end.traces import STATUSES, TraceError
 from experiments.end_to_end.visualise.overlays import Row
@@ -84,10 +86,10 @@ def _layout(index: RunIndex) -> html.Div:
                     html.Div(
                         [
                             _filters(index),
-                            dash_table.DataTable(
+                            DataTable(
                                 id="attempts",
                                 columns=[{"id": c, "name": n} for c, n in COLUMNS],
-                                data=[e.row() for e in index.entries],
+                                data=cast(Any, [e.row() for e in index.entries]),  # dash's typing
                                 page_size=20,
                                 cell_selectable=True,
                                 style_cell={"fontSize": 12, "textAlign": "left"},
@@ -136,7 +138,7 @@ def _layout(index: RunIndex) -> html.Div:
     )
 
 
-def proof_list(view: dict[str, Any]) -> html.Component:
+def proof_list(view: dict[str, Any]) -> Component:
     if not view["proof"]:
         return html.Div(f"No proof ({view['status']}).")
     return html.Ol(

@@ -2,7 +2,7 @@
 
 It holds the same views the Dash app draws (``view.py``), as JSON, and the same graph
 component: React and dash-cytoscape's bundle, taken from the installed ``dash`` and
-``dash_cytoscape`` packages and inlined as data URIs, driven by ``assets/standalone.js``.
+``dash_cytoscape`` packages and inlined as data URIs, driven by ``static/standalone.js``.
 """
 
 from __future__ import annotations
@@ -10,10 +10,8 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
 import re
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,11 +20,13 @@ import dash
 import dash_cytoscape
 from tqdm import tqdm
 
+from experiments.end_to_end.files import write_atomic
 from experiments.end_to_end.traces import TraceError
 from experiments.end_to_end.visualise.runs import RunIndex, read_trace
 from experiments.end_to_end.visualise.view import attempt_view
 
-ASSETS = Path(__file__).parent / "assets"
+ASSETS = Path(__file__).parent / "assets"  # what the Dash app serves too: the styles
+STATIC = Path(__file__).parent / "static"  # the export's own viewer script
 
 
 def _newest(directory: Path, name: str) -> Path:
@@ -68,7 +68,7 @@ def _json_block(data: Any) -> str:
 def render(data: dict[str, Any], title: str) -> str:
     """The whole page: styles, the data block, the libraries and the viewer script."""
     scripts = [_script(p.read_text(encoding="utf-8")) for p in library_scripts()]
-    scripts.append(_script((ASSETS / "standalone.js").read_text(encoding="utf-8")))
+    scripts.append(_script((STATIC / "standalone.js").read_text(encoding="utf-8")))
     css = (ASSETS / "viewer.css").read_text(encoding="utf-8")
     return "\n".join(
         [
@@ -107,15 +107,5 @@ def export_html(index: RunIndex, out: Path, keys: Sequence[str] | None = None) -
         "views": views,
     }
     page = render(data, f"Proof attempts: {index.source}")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(page)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(Path(out), page)
     return len(views)

@@ -278,8 +278,8 @@ def attempt_view(trace: ProofTrace) -> dict[str, Any]:
     replay = []
     for position, step in enumerate(steps, start=1):
         node_id = step["select"]["node"]
-        node = trace.nodes[node_id] if 0 <= node_id < len(trace.nodes) else None
-        goal = goal_text(node["goal"]) if node and node["type"] == "internal" else "?"
+        chosen = trace.nodes[node_id] if 0 <= node_id < len(trace.nodes) else None
+        goal = goal_text(chosen["goal"]) if chosen and chosen["type"] == "internal" else "?"
         replay.append(
             {
                 "node": f"n{node_id}",
@@ -326,7 +326,7 @@ def attempt_view(trace: ProofTrace) -> dict[str, Any]:
 def replay_styles(view: Mapping[str, Any], position: int) -> list[dict[str, Any]]:
     """The style rules that show the tree after `position` expansions (0: the root alone).
 
-    Mirrored by ``replayStyles`` in ``assets/standalone.js`` for the HTML export.
+    Mirrored by ``replayStyles`` in ``static/standalone.js`` for the HTML export.
     """
     steps = view["steps"]
     position = max(0, min(position, len(steps)))

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+from experiments.end_to_end.traces import ProofTrace
+from experiments.end_to_end.visualise.view import attempt_view, replay_styles, step_panel
+
+from .conftest import search_trace_of
+
+
+def by_id(view: dict) -> dict[str, dict]:
+    return {e["data"]["id"]: e for e in view["elements"]}
+
+
+def goal_id(view: dict, conclusion: str) -> str:
+    for element_id, rows in view["details"].items():
+        if ("conclusion", conclusion) in [tuple(r) for r in rows]:
+            return element_id
+    raise AssertionError(f"no goal {conclusion!r}")
+
+
+def test_tree_becomes_goals_tactics_and_connectors() -> None:
+    trace = search_trace_of()
+    view = attempt_view(trace)
+    elements = by_id(view)
+    for node in trace.nodes:
+        assert f"n{node['id']}" in elements
+    for edge in trace.edges:
+        tactic = elements[f"e{edge['id']}"]
+        assert "tactic" in tactic["classes"]
+        links = [e for e in view["elements"] if e["data"].get("edge") == f"e{edge['id']}"]
+        assert {(e["data"]["source"], e["data"]["target"]) for e in links} == {
+            (f"n{edge['src']}", f"e{edge['id']}"),
+            *((f"e{edge['id']}", f"n{d}") for d in edge["dst"]),
+        }
+    classes = [e.get("classes", "").split() for e in view["elements"]]
+    error_kinds = {c[1] for c in classes if c and c[0] == "error"}
+    assert error_kinds == {"tactic_error", "tactic_timeout"}
+
+
+def test_proof_is_highlighted_and_listed() -> None:
+    trace = search_trace_of()
+    view = attempt_view(trace)
+    proof_edges = {f"e{s['edge']}" for s in trace.proof}
+    highlighted = {
+        i for i, e in by_id(view).items() if "tactic" in e["classes"] and "proof" in e["classes"]
+    }
+    assert highlighted == proof_edges
+    assert [s["tactic"] for s in view["proof"]] == [s["tactic"] for s in trace.proof]
+    assert "BAD_TAC" not in {s["tactic"] for s in view["proof"]}
+    assert "proof" not in by_id(view)[goal_id(view, "a /\\ b")]["classes"].split()[:1]
+    assert "proof" in by_id(view)[goal_id(view, "a /\\ b")]["classes"]
+
+
+def test_replay_births_follow_the_search_trace() -> None:
+    trace = search_trace_of()
+    view = attempt_view(trace)
+    elements = by_id(view)
+    selects = [e for e in trace.search_trace if e["event"] == "select"]
+    assert len(view["steps"]) == len(selects) == trace.counts["expansions"]
+    root, a, c = (goal_id(view, x) for x in ("a /\\ b", "a", "c"))
+    assert elements[root]["data"]["born"] == 0
+    assert elements[a]["data"]["born"] == 1  # produced by the first expansion
+    assert elements[c]["data"]["born"] >= 2
+    for position, step in enumerate(view["steps"], start=1):
+        assert elements[step["node"]]["data"]["born"] < position  # chosen only once visible
+        for edge in step["edges"]:
+            assert elements[edge]["data"]["born"] == position
+
+
+def test_replay_styles_hide_the_future_and_mark_the_chosen_goal() -> None:
+    view = attempt_view(search_trace_of())
+    at_root = replay_styles(view, 0)
+    assert {"selector": "[born > 0]", "style": {"display": "none"}} in at_root
+    first = view["steps"][0]
+    rules = replay_styles(view, 1)
+    selectors = [r["selector"] for r in rules]
+    assert "[born > 1]" in selectors and f"#{first['node']}" in selectors
+    assert all(f"#{e}" in selectors for e in first["edges"])
+    assert replay_styles(view, 99)[-len(view["steps"][-1]["edges"]) - 2]["selector"] == (
+        f"[born > {len(view['steps'])}]"
+    )
+    title, rows = step_panel(view, 1)
+    assert title.startswith(f"step 1 of {len(view['steps'])}: expanded {first['node']}")
+    assert dict(rows)["goal"] == "⊢ a /\\ b"
+    assert step_panel(view, 0)[0].startswith("step 0")
+
+
+def test_details_of_goals_tactics_and_errors() -> None:
+    trace = search_trace_of()
+    view = attempt_view(trace)
+    a = dict(view["details"][goal_id(view, "a")])
+    assert a["hypotheses"] == "h" and a["status"] == "proved" and a["visit count"] == "1"
+    bad = next(e for e in trace.edges if e["tactic"] == "BAD_TAC")
+    rows = dict(view["details"][f"e{bad['id']}"])
+    assert rows["tactic"] == "BAD_TAC" and rows["log-probability"] == "-2"
+    assert rows["outcome"] == "tactic_error" and rows["error message"] == "it broke"
+    assert rows["time in environment"] == "0.1000 s"
+    error_node = dict(view["details"][f"n{bad['dst'][0]}"])
+    assert error_node["error kind"] == "tactic_error" and error_node["message"] == "it broke"
+
+
+def test_bestfs_overlay_and_generic_fallback() -> None:
+    bestfs = attempt_view(search_trace_of())
+    assert dict(bestfs["summary"])["search overlay"] == "bestfs"
+    assert "priority (BestFS)" in dict(bestfs["steps"][0]["rows"])
+    assert any(r["selector"] == "node[priority]" for r in bestfs["stylesheet"])
+    assert any("priority" in e["data"] for e in bestfs["elements"])
+    generic = attempt_view(search_trace_of(target="some.future.Search"))
+    assert dict(generic["summary"])["search overlay"] == "generic"
+    assert "score" in dict(generic["steps"][0]["rows"])
+    assert not any(r["selector"] == "node[priority]" for r in generic["stylesheet"])
+
+
+def test_unknown_search_trace_entries_leave_everything_visible() -> None:
+    data = search_trace_of().to_dict()
+    data["search_trace"] = [{"step": 0, "event": "htps_backup", "values": [0.1]}]
+    view = attempt_view(ProofTrace.from_dict(data))
+    assert view["steps"] == []
+    assert {e["data"]["born"] for e in view["elements"]} == {0}
+    assert step_panel(view, 0)[0] == "no search steps recorded"
