@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ A = Goal("a", ("h",), "(v a)", ("(v h)",))
 B = Goal("b", conclusion_sexp="(v b)")
 C = Goal("c", conclusion_sexp="(v c)")
 BESTFS = "models.end_to_end.search_models.bestfs.BestFS"
+REPO = Path(__file__).resolve().parents[4]
 
 # goal -> tactics tried on it, in order: (tactic, logprob, subgoals or an error kind)
 TABLE: dict[Goal, list[tuple[str, float, Any]]] = {
@@ -87,3 +90,14 @@ def messy_run(tmp_path: Path) -> Path:
     trace_path(run_dir, 1, "BROKEN").write_bytes(b"not gzip at all")
     write_old_schema(run_dir, "ANCIENT", 1)
     return run_dir
+
+
+def export_with_cli(source: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m experiments.end_to_end.visualise <source> --html <out>`, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "experiments.end_to_end.visualise", str(source), "--html", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )

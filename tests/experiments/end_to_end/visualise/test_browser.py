@@ -7,6 +7,7 @@ The app is started with its CLI on a real run made by the test session (HOL Ligh
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -22,9 +23,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from experiments.end_to_end.traces import load_trace, write_trace
 from experiments.end_to_end.visualise.runs import RunIndex
 
-from .conftest import search_trace_of
+from .conftest import REPO, export_with_cli, search_trace_of
 
-REPO = Path(__file__).resolve().parents[4]
 CHROMIUM = os.environ.get("ITP_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("ITP_TEST_ARTIFACTS", REPO / "test-artifacts")) / "visualise"
 # Without the background-networking flags Chromium keeps dialling Google on a closed network.
@@ -69,16 +69,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def app_url(real_run: Path) -> Iterator[str]:
-    """The app, started with its CLI, serving the real run."""
+@contextlib.contextmanager
+def serving(source: Path) -> Iterator[str]:
+    """The app, started with its CLI as a user starts it, serving `source`; yields its URL."""
     port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "experiments.end_to_end.visualise",
-            str(real_run),
+            str(source),
             "--port",
             str(port),
         ],
@@ -89,17 +89,19 @@ def app_url(real_run: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 120
-    while True:
-        assert process.poll() is None, process.stdout.read() if process.stdout else ""
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                break
-        except OSError:
-            assert time.monotonic() < deadline, "the app did not start within 120 s"
-            time.sleep(0.3)
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
+    try:
+        while True:
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            try:
+                with urllib.request.urlopen(url, timeout=2):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the app did not start within 120 s"
+                time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def position(page: Page, element_id: str) -> tuple[float, float]:
@@ -192,9 +194,14 @@ def check_attempt_view(page: Page, trace, shot: str) -> None:
 
 @pytest.mark.hol_light
 @pytest.mark.slow
-def test_app_on_a_real_run(page: Page, app_url: str, real_run: Path) -> None:
+def test_app_on_a_real_run(page: Page, real_run: Path) -> None:
     entry, trace = proved_attempt(real_run)
-    page.goto(app_url)
+    with serving(real_run) as url:
+        click_through_app(page, url, entry, trace)
+
+
+def click_through_app(page: Page, url: str, entry, trace) -> None:
+    page.goto(url)
     expect(page.locator("#attempts")).to_contain_text(entry.theorem_id, timeout=WAIT_MS)
     page.get_by_label("proved", exact=True).check()
     statuses = page.locator("#attempts td[data-dash-column=status]")
@@ -213,20 +220,7 @@ def test_app_on_a_real_run(page: Page, app_url: str, real_run: Path) -> None:
 def test_exported_html_on_a_real_run(page: Page, real_run: Path, tmp_path: Path) -> None:
     entry, trace = proved_attempt(real_run)
     out = tmp_path / "run.html"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "experiments.end_to_end.visualise",
-            str(real_run),
-            "--html",
-            str(out),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = export_with_cli(real_run, out)
     assert done.returncode == 0, done.stderr
     remote: list[str] = []
     page.on(
@@ -245,20 +239,7 @@ def test_exported_html_shows_hostile_names_as_text(page: Page, tmp_path: Path) -
     evil = "<img src=x onerror=alert(1)>"
     write_trace(search_trace_of(evil), tmp_path / "run")
     out = tmp_path / "evil.html"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "experiments.end_to_end.visualise",
-            str(tmp_path / "run"),
-            "--html",
-            str(out),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = export_with_cli(tmp_path / "run", out)
     assert done.returncode == 0, done.stderr
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
@@ -268,3 +249,20 @@ def test_exported_html_shows_hostile_names_as_text(page: Page, tmp_path: Path) -
     )  # one attempt: shown
     assert page.locator("#app img").count() == 0 and dialogs == []
     page.screenshot(path=str(ARTIFACTS / "html-hostile-name.png"))
+
+
+def test_app_starts_on_bad_input_and_says_what_it_skipped(
+    page: Page, messy_run: Path, tmp_path: Path
+) -> None:
+    with serving(messy_run) as url:
+        page.goto(url)
+        notices = page.locator("#notices")
+        expect(notices).to_contain_text("ANCIENT", timeout=WAIT_MS)
+        expect(notices).to_contain_text("schema_version 0")
+        expect(notices).to_contain_text("BROKEN")
+        expect(page.locator("#attempts")).to_contain_text("OPEN_ONE")
+        page.screenshot(path=str(ARTIFACTS / "app-bad-input.png"))
+    (tmp_path / "empty").mkdir()
+    with serving(tmp_path / "empty") as url:
+        page.goto(url)
+        expect(page.locator("#notices")).to_contain_text("No readable traces", timeout=WAIT_MS)

@@ -2,8 +2,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 from experiments.end_to_end.traces import write_trace
@@ -11,9 +9,7 @@ from experiments.end_to_end.visualise.__main__ import main
 from experiments.end_to_end.visualise.export import export_html, library_scripts
 from experiments.end_to_end.visualise.runs import RunIndex
 
-from .conftest import search_trace_of
-
-REPO = Path(__file__).resolve().parents[4]
+from .conftest import export_with_cli, search_trace_of
 
 
 def embedded_data(page: str) -> dict:
@@ -54,20 +50,7 @@ def test_cli_exports_one_attempt_and_reports_bad_input(messy_run: Path, tmp_path
     assert list(embedded_data(out.read_text(encoding="utf-8"))["views"]) == ["1/CONJ_AB"]
     assert main([str(messy_run), "--html", str(out), "--attempt", "9/NOPE"]) == 2
     assert main([str(tmp_path / "missing"), "--html", str(out)]) == 2
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "experiments.end_to_end.visualise",
-            str(messy_run),
-            "--html",
-            str(out),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = export_with_cli(messy_run, out)
     assert done.returncode == 0, done.stderr
     assert "wrote" in done.stdout and "(3 attempt(s))" in done.stdout
     assert "Skipped" in done.stderr and "ANCIENT" in done.stderr and "BROKEN" in done.stderr
