@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -92,12 +93,41 @@ def validate(cfg: DictConfig) -> None:
     for key in ("environment", "theorems"):
         if key not in cfg.env_config or "_target_" not in cfg.env_config[key]:
             raise ConfigError(f"env_config.{key}: needs a _target_")
+    _check_resources(cfg)
     if not isinstance(cfg.train_after_eval, ListConfig):
         raise ConfigError("train_after_eval: expected a list of commands")
     if not isinstance(cfg.update_checkpoints, ListConfig) or not all(
         isinstance(pair, ListConfig) and 2 <= len(pair) <= 3 for pair in cfg.update_checkpoints
     ):
         raise ConfigError("update_checkpoints: expected a list of [config key, hand-off key] pairs")
+
+
+def _check_resources(cfg: DictConfig) -> None:
+    """Actors a local Ray instance could never place would wait forever: refuse them now.
+
+    A joined cluster (`ray_address`) has resources this machine cannot see, so it is not checked.
+    """
+    share = gpu_per_server(cfg)
+    if share > 1 and not share.is_integer():
+        raise ConfigError(
+            f"num_gpus: {cfg.num_gpus} GPUs over {cfg.logical_gpus} logical GPUs gives each "
+            f"TacticServer {share:g}; Ray allows fractions only below 1 (use a multiple)"
+        )
+    if cfg.ray_address:
+        return
+    provers = cfg.logical_gpus * cfg.provers_per_gpu
+    cpus = cfg.num_cpus if cfg.num_cpus is not None else os.cpu_count() or 1
+    if provers * cfg.cpu_per_prover > cpus:
+        raise ConfigError(
+            f"provers_per_gpu: {cfg.logical_gpus} x {cfg.provers_per_gpu} ProverWorkers x "
+            f"cpu_per_prover {cfg.cpu_per_prover} need {provers * cfg.cpu_per_prover:g} CPUs, "
+            f"but Ray has {cpus} (num_cpus); the rest would never start"
+        )
+    gpus = provers * cfg.gpu_per_prover + share * cfg.logical_gpus
+    if gpus > cfg.num_gpus + 1e-9:
+        raise ConfigError(
+            f"gpu_per_prover: the actors need {gpus:g} GPUs but num_gpus is {cfg.num_gpus}"
+        )
 
 
 def gpu_per_server(cfg: DictConfig) -> float:

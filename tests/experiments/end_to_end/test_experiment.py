@@ -68,12 +68,15 @@ def test_default_config_runs_end_to_end(zygote, tmp_path: Path) -> None:
         ("num_theorems=100000", "num_theorems"),
         ("split=dev", "split"),
         ("num_sampled_tactics=0", "num_sampled_tactics"),
+        ("provers_per_gpu=3", "provers_per_gpu: 1 x 3 ProverWorkers .* need 3 CPUs"),
+        ("gpu_per_prover=0.5", "gpu_per_prover: the actors need 1 GPUs but num_gpus is 0"),
+        ("with_gpus=true num_gpus=3 logical_gpus=2", "num_gpus: 3 GPUs over 2 logical GPUs"),
     ],
 )
 def test_bad_config_is_reported_before_ray_starts(
     tmp_path: Path, override: str, field: str
 ) -> None:
-    cfg = compose([override], str(tmp_path / "run"))
+    cfg = compose(override.split(), str(tmp_path / "run"))
     with pytest.raises(ConfigError, match=field):
         experiment.run(cfg)
     assert not ray.is_initialized()
