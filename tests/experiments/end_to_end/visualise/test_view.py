@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from experiments.end_to_end.traces import ProofTrace
+from experiments.end_to_end.visualise import view as view_module
 from experiments.end_to_end.visualise.view import attempt_view, replay_styles, step_panel
 
 from .conftest import search_trace_of
@@ -117,3 +118,10 @@ def test_unknown_search_trace_entries_leave_everything_visible() -> None:
     assert view["steps"] == []
     assert {e["data"]["born"] for e in view["elements"]} == {0}
     assert step_panel(view, 0)[0] == "no search steps recorded"
+
+
+def test_large_trees_get_the_faster_layout(monkeypatch) -> None:
+    trace = search_trace_of()
+    assert attempt_view(trace)["layout"]["name"] == "dagre"
+    monkeypatch.setattr(view_module, "LAYERED_LIMIT", len(trace.nodes) + len(trace.edges) - 1)
+    assert attempt_view(trace)["layout"]["name"] == "breadthfirst"
