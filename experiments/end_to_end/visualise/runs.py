@@ -134,7 +134,10 @@ class RunIndex:
         notes = []
         if not self.entries:
             notes.append(f"No readable traces in {self.source}.")
-        notes += [f"Skipped {path}: {reason}" for path, reason in self.skipped]
+        notes += [
+            f"Skipped {reason}" if reason.startswith(path) else f"Skipped {path}: {reason}"
+            for path, reason in self.skipped
+        ]
         return notes
 
 

@@ -87,15 +87,13 @@ LAYERED_LIMIT = 2000
 LARGE_LAYOUT = {"name": "breadthfirst", "directed": True, "roots": "#n0", "animate": False}
 
 
-def _box(label: str, font_px: float) -> dict[str, float]:
+def _box(label: str, font_px: float, extra_w: float = 14) -> dict[str, float]:
     """Node size that fits its wrapped label, so the layout knows it before drawing."""
     char_w = 0.62 * font_px
     per_line = max(1, int(170 // char_w))
     lines = -(-len(label) // per_line)
-    return {
-        "w": round(min(len(label), per_line) * char_w + 14),
-        "h": round(lines * 1.3 * font_px + 12),
-    }
+    width = min(len(label), per_line) * char_w + extra_w
+    return {"w": round(width), "h": round(lines * 1.3 * font_px + 12)}
 
 
 def _short(text: str, limit: int) -> str:
@@ -211,7 +209,7 @@ def _edge_elements(
     label = _short(edge["tactic"], 48)
     elements = [
         {
-            "data": {"id": tactic_id, "label": label, "born": born, **_box(label, 8)},
+            "data": {"id": tactic_id, "label": label, "born": born, **_box(label, 8, extra_w=30)},
             "classes": " ".join(classes),
         },
         {
