@@ -20,7 +20,7 @@ from dash.development.base_component import Component
 from experiments.end_to_end.traces import STATUSES, TraceError
 from experiments.end_to_end.visualise.overlays import Row
 from experiments.end_to_end.visualise.runs import SORT_KEYS, RunIndex, read_trace
-from experiments.end_to_end.visualise.view import attempt_view, replay_styles, step_panel
+from experiments.end_to_end.visualise.view import attempt_view, replay_position
 
 ASSETS = Path(__file__).parent / "assets"
 COLUMNS = [
@@ -198,7 +198,7 @@ def make_app(source: Path | str, index: RunIndex | None = None) -> Dash:
             view = view_of(key)
         except (KeyError, TraceError) as e:
             return [], {"name": "dagre"}, html.Div(str(e), className="notice"), "", 0, 0, None
-        last = len(view["steps"])
+        last = len(view["replay"]) - 1
         marks = {0: "root", last: str(last)} if last else None
         return (
             view["elements"],
@@ -224,8 +224,9 @@ def make_app(source: Path | str, index: RunIndex | None = None) -> Dash:
             view = view_of(key)
         except (KeyError, TraceError):
             return [], "", ""
-        title, rows = step_panel(view, position or 0)
-        return replay_styles(view, position or 0), title, rows_table(rows, "replay-table")
+        at = replay_position(view, position or 0)
+        styles = view["stylesheet"] + at["styles"]
+        return styles, at["title"], rows_table(at["rows"], "replay-table")
 
     @app.callback(
         Output("details", "children"),

@@ -277,17 +277,23 @@ def attempt_view(trace: ProofTrace) -> dict[str, Any]:
         edge_elements, rows = _edge_elements(edge, edge_born[edge["id"]], edge["id"] in proof_edges)
         elements += edge_elements
         details[f"e{edge['id']}"] = rows
-    replay = []
+    replay = [_replay_start(len(steps))]
     for position, step in enumerate(steps, start=1):
         node_id = step["select"]["node"]
         chosen = trace.nodes[node_id] if 0 <= node_id < len(trace.nodes) else None
         goal = goal_text(chosen["goal"]) if chosen and chosen["type"] == "internal" else "?"
+        edges = [f"e{r['edge']}" for r in step["responses"]]
         replay.append(
             {
                 "node": f"n{node_id}",
-                "edges": [f"e{r['edge']}" for r in step["responses"]],
+                "edges": edges,
                 "title": f"step {position} of {len(steps)}: expanded n{node_id}",
                 "rows": [("goal", goal), *overlay.step_rows(step["select"], step["responses"])],
+                "styles": [
+                    {"selector": f"[born > {position}]", "style": {"display": "none"}},
+                    {"selector": f"#n{node_id}", "style": CHOSEN_STYLE},
+                    *({"selector": f"#{e}", "style": FRESH_STYLE} for e in edges),
+                ],
             }
         )
     t = trace.timings
@@ -315,7 +321,7 @@ def attempt_view(trace: ProofTrace) -> dict[str, Any]:
         ],
         "elements": elements,
         "details": details,
-        "steps": replay,
+        "replay": replay,
         "proof": [
             {"goal": goal_text(s["goal"]), "tactic": s["tactic"], "edge": f"e{s['edge']}"}
             for s in trace.proof
@@ -325,29 +331,13 @@ def attempt_view(trace: ProofTrace) -> dict[str, Any]:
     }
 
 
-def replay_styles(view: Mapping[str, Any], position: int) -> list[dict[str, Any]]:
-    """The style rules that show the tree after `position` expansions (0: the root alone).
-
-    Mirrored by ``replayStyles`` in ``static/standalone.js`` for the HTML export.
-    """
-    steps = view["steps"]
-    position = max(0, min(position, len(steps)))
-    rules: list[dict[str, Any]] = [
-        {"selector": f"[born > {position}]", "style": {"display": "none"}}
-    ]
-    if position:
-        step = steps[position - 1]
-        rules.append({"selector": f"#{step['node']}", "style": CHOSEN_STYLE})
-        rules += [{"selector": f"#{e}", "style": FRESH_STYLE} for e in step["edges"]]
-    return list(view["stylesheet"]) + rules
+def _replay_start(steps: int) -> dict[str, Any]:
+    title = f"step 0 of {steps}: the root goal, before any expansion" if steps else ""
+    hide = {"selector": "[born > 0]", "style": {"display": "none"}}
+    return {"title": title or "no search steps recorded", "rows": [], "styles": [hide]}
 
 
-def step_panel(view: Mapping[str, Any], position: int) -> tuple[str, list[Row]]:
-    """Title and rows describing the replay position (mirrored in ``standalone.js``)."""
-    steps = view["steps"]
-    if not steps:
-        return "no search steps recorded", []
-    if position <= 0:
-        return f"step 0 of {len(steps)}: the root goal, before any expansion", []
-    step = steps[min(position, len(steps)) - 1]
-    return step["title"], [tuple(r) for r in step["rows"]]  # type: ignore[misc]
+def replay_position(view: Mapping[str, Any], position: int) -> dict[str, Any]:
+    """Replay position `position` (clamped): its title, rows and the style rules to add."""
+    replay: list[dict[str, Any]] = view["replay"]
+    return replay[max(0, min(position, len(replay) - 1))]

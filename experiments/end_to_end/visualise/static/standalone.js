@@ -38,32 +38,6 @@
     target.replaceChildren(...(typeof content === "string" ? [content] : [content]));
   }
 
-  // Mirrors replay_styles in view.py.
-  function replayStyles(view, position) {
-    const steps = view.steps;
-    position = Math.max(0, Math.min(position, steps.length));
-    const rules = view.stylesheet.concat([{selector: `[born > ${position}]`, style: {display: "none"}}]);
-    if (position) {
-      const step = steps[position - 1];
-      rules.push({selector: `#${step.node}`,
-        style: {"border-width": 6, "border-color": "#1f6feb", "border-style": "double"}});
-      for (const e of step.edges) {
-        rules.push({selector: `#${e}`,
-          style: {"underlay-color": "#1f6feb", "underlay-opacity": 0.25, "underlay-padding": 6}});
-      }
-    }
-    return rules;
-  }
-
-  // Mirrors step_panel in view.py.
-  function stepPanel(view, position) {
-    const steps = view.steps;
-    if (!steps.length) return ["no search steps recorded", []];
-    if (position <= 0) return [`step 0 of ${steps.length}: the root goal, before any expansion`, []];
-    const step = steps[Math.min(position, steps.length) - 1];
-    return [step.title, step.rows];
-  }
-
   function onTap(props) {
     const clicked = props.tapEdgeData || props.tapNodeData;
     if (!clicked || !current) return;
@@ -71,12 +45,12 @@
     show("details", rows ? rowsTable(rows, "details-table") : HINT);
   }
 
-  function drawGraph(position) {
+  function drawGraph(stylesheet) {
     const props = {
       id: "tree-cy",
       elements: current.elements,
       layout: current.layout,
-      stylesheet: replayStyles(current, position),
+      stylesheet,
       style: {width: "100%", height: "560px"},
       setProps: onTap,
     };
@@ -84,10 +58,11 @@
   }
 
   function showReplay(position) {
-    const [title, rows] = stepPanel(current, position);
-    show("replay-title", title);
-    show("replay-rows", rowsTable(rows, "replay-table"));
-    drawGraph(position);
+    // view.py precomputes every position: its title, rows and the style rules that show it.
+    const at = current.replay[Math.max(0, Math.min(position, current.replay.length - 1))];
+    show("replay-title", at.title);
+    show("replay-rows", rowsTable(at.rows, "replay-table"));
+    drawGraph(current.stylesheet.concat(at.styles));
   }
 
   function selectAttempt(key) {
@@ -99,15 +74,15 @@
     if (graph) graph.unmount();  // a fresh component lays the new tree out from scratch
     graph = ReactDOM.createRoot(document.getElementById("tree"));
     const slider = document.getElementById("replay");
-    slider.max = String(current.steps.length);
-    slider.value = String(current.steps.length);
+    slider.max = String(current.replay.length - 1);
+    slider.value = slider.max;
     show("details", HINT);
     const proof = current.proof.length
       ? el("ol", {className: "proof-steps"}, current.proof.map((step) => el("li", {}, [
         el("pre", {textContent: step.goal}), "by ", el("code", {textContent: step.tactic})])))
       : `No proof (${current.status}).`;
     show("proof", proof);
-    showReplay(current.steps.length);
+    showReplay(current.replay.length - 1);
   }
 
   function filtered() {

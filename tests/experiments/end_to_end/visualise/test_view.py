@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from experiments.end_to_end.traces import ProofTrace
 from experiments.end_to_end.visualise import view as view_module
-from experiments.end_to_end.visualise.view import attempt_view, replay_styles, step_panel
+from experiments.end_to_end.visualise.view import attempt_view, replay_position
 
 from .conftest import search_trace_of
 
@@ -56,33 +56,30 @@ def test_replay_births_follow_the_search_trace() -> None:
     view = attempt_view(trace)
     elements = by_id(view)
     selects = [e for e in trace.search_trace if e["event"] == "select"]
-    assert len(view["steps"]) == len(selects) == trace.counts["expansions"]
+    assert len(view["replay"]) - 1 == len(selects) == trace.counts["expansions"]
     root, a, c = (goal_id(view, x) for x in ("a /\\ b", "a", "c"))
     assert elements[root]["data"]["born"] == 0
     assert elements[a]["data"]["born"] == 1  # produced by the first expansion
     assert elements[c]["data"]["born"] >= 2
-    for position, step in enumerate(view["steps"], start=1):
+    for position, step in enumerate(view["replay"][1:], start=1):
         assert elements[step["node"]]["data"]["born"] < position  # chosen only once visible
         for edge in step["edges"]:
             assert elements[edge]["data"]["born"] == position
 
 
-def test_replay_styles_hide_the_future_and_mark_the_chosen_goal() -> None:
+def test_replay_positions_hide_the_future_and_mark_the_chosen_goal() -> None:
     view = attempt_view(search_trace_of())
-    at_root = replay_styles(view, 0)
-    assert {"selector": "[born > 0]", "style": {"display": "none"}} in at_root
-    first = view["steps"][0]
-    rules = replay_styles(view, 1)
-    selectors = [r["selector"] for r in rules]
-    assert "[born > 1]" in selectors and f"#{first['node']}" in selectors
-    assert all(f"#{e}" in selectors for e in first["edges"])
-    assert replay_styles(view, 99)[-len(view["steps"][-1]["edges"]) - 2]["selector"] == (
-        f"[born > {len(view['steps'])}]"
-    )
-    title, rows = step_panel(view, 1)
-    assert title.startswith(f"step 1 of {len(view['steps'])}: expanded {first['node']}")
-    assert dict(rows)["goal"] == "⊢ a /\\ b"
-    assert step_panel(view, 0)[0].startswith("step 0")
+    steps = len(view["replay"]) - 1
+    at_root = replay_position(view, 0)
+    assert at_root["styles"] == [{"selector": "[born > 0]", "style": {"display": "none"}}]
+    assert at_root["title"] == f"step 0 of {steps}: the root goal, before any expansion"
+    first = replay_position(view, 1)
+    selectors = [r["selector"] for r in first["styles"]]
+    assert selectors == ["[born > 1]", f"#{first['node']}", *(f"#{e}" for e in first["edges"])]
+    assert first["title"] == f"step 1 of {steps}: expanded {first['node']}"
+    assert dict(first["rows"])["goal"] == "⊢ a /\\ b"
+    assert replay_position(view, 99) is view["replay"][-1]
+    assert replay_position(view, -3) is at_root
 
 
 def test_details_of_goals_tactics_and_errors() -> None:
@@ -102,12 +99,12 @@ def test_details_of_goals_tactics_and_errors() -> None:
 def test_bestfs_overlay_and_generic_fallback() -> None:
     bestfs = attempt_view(search_trace_of())
     assert dict(bestfs["summary"])["search overlay"] == "bestfs"
-    assert "priority (BestFS)" in dict(bestfs["steps"][0]["rows"])
+    assert "priority (BestFS)" in dict(bestfs["replay"][1]["rows"])
     assert any(r["selector"] == "node[priority]" for r in bestfs["stylesheet"])
     assert any("priority" in e["data"] for e in bestfs["elements"])
     generic = attempt_view(search_trace_of(target="some.future.Search"))
     assert dict(generic["summary"])["search overlay"] == "generic"
-    assert "score" in dict(generic["steps"][0]["rows"])
+    assert "score" in dict(generic["replay"][1]["rows"])
     assert not any(r["selector"] == "node[priority]" for r in generic["stylesheet"])
 
 
@@ -115,9 +112,9 @@ def test_unknown_search_trace_entries_leave_everything_visible() -> None:
     data = search_trace_of().to_dict()
     data["search_trace"] = [{"step": 0, "event": "htps_backup", "values": [0.1]}]
     view = attempt_view(ProofTrace.from_dict(data))
-    assert view["steps"] == []
+    assert len(view["replay"]) == 1
     assert {e["data"]["born"] for e in view["elements"]} == {0}
-    assert step_panel(view, 0)[0] == "no search steps recorded"
+    assert replay_position(view, 5)["title"] == "no search steps recorded"
 
 
 def test_large_trees_get_the_faster_layout(monkeypatch) -> None:
