@@ -30,6 +30,11 @@ SORT_KEYS = {
 }
 
 
+def attempt_key(trace: ProofTrace) -> str:
+    """How the front ends name an attempt: ``<iteration>/<theorem id>``."""
+    return f"{trace.iteration}/{trace.theorem_id}"
+
+
 @dataclass(frozen=True)
 class AttemptEntry:
     """One row of the attempt list."""
@@ -48,7 +53,7 @@ class AttemptEntry:
     @classmethod
     def of(cls, trace: ProofTrace, path: Path) -> AttemptEntry:
         return cls(
-            key=f"{trace.iteration}/{trace.theorem_id}",
+            key=attempt_key(trace),
             iteration=trace.iteration,
             theorem_id=trace.theorem_id,
             status=trace.status,

@@ -14,6 +14,7 @@ from typing import Any
 
 from experiments.end_to_end.traces import ProofTrace
 from experiments.end_to_end.visualise.overlays import Row, SearchOverlay, fmt, overlay_for
+from experiments.end_to_end.visualise.runs import attempt_key
 
 ERROR_COLOURS = {
     "tactic_error": "#d73a49",
@@ -249,10 +250,6 @@ def _edge_elements(
         ("in proof", "yes" if in_proof else "no"),
     ]
     return elements, rows
-
-
-def attempt_key(trace: ProofTrace) -> str:
-    return f"{trace.iteration}/{trace.theorem_id}"
 
 
 def attempt_view(trace: ProofTrace) -> dict[str, Any]:
