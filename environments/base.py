@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, TypeAlias
 
-from experiments.end_to_end.proof_tree import Edge, ErrorKind, Goal, InternalNode, ProofTree
+from data.proof_tree import Edge, ErrorKind, Goal, InternalNode, ProofTree
 
 Suggestion: TypeAlias = tuple[str, float]
 """A tactic as text and its log-probability under the tactic model."""
@@ -113,6 +113,13 @@ class Environment(ABC):
 
         Without it the first attempt would pay the prover's start-up (HOL Light: minutes)
         inside its own time budget.
+        """
+
+    def check_theorem_source(self, source: TheoremSource) -> None:  # noqa: B027 (optional)
+        """Raise ValueError if ``source`` is not where this environment's theorems come from.
+
+        The loop calls it once before a run, so a theorem list and an environment that read
+        different databases (different premises, different statements) cannot run together.
         """
 
     @abstractmethod

@@ -28,7 +28,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from pytorch_lightning.loggers import WandbLogger
 
-from experiments.end_to_end.files import write_atomic
+from data.files import write_atomic
 
 log = logging.getLogger(__name__)
 

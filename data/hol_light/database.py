@@ -1,4 +1,4 @@
-"""The HOL Light theorem database exported by ``python -m data.hol_light.export``.
+"""The HOL Light theorem database exported by ``python -m environments.hol_light.export``.
 
 One JSON line per named theorem: name, statement (HOL Light's printed form), its typed
 s-expression, position in load order (premises of theorem i are theorems before i), the file
@@ -81,7 +81,9 @@ class TheoremRecord:
 class TheoremDatabase:
     """All theorems, in load order, with lookups by name and split."""
 
-    def __init__(self, records: list[TheoremRecord]) -> None:
+    def __init__(self, records: list[TheoremRecord], path: Path | None = None) -> None:
+        self.path = path.resolve() if path is not None else None
+        """The file the records were read from (None if built in memory)."""
         self.records = sorted(records, key=lambda r: r.position)
         self.by_name = {r.name: r for r in self.records}
         self.names = frozenset(self.by_name)
@@ -101,7 +103,8 @@ class TheoremDatabase:
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(
-                f"theorem database: no such file '{path}' (run python -m data.hol_light.export)"
+                f"theorem database: no such file '{path}' "
+                "(run python -m environments.hol_light.export)"
             )
         with path.open() as handle:
             records = [
@@ -109,7 +112,7 @@ class TheoremDatabase:
                 for i, line in enumerate(handle, 1)
                 if line.strip()
             ]
-        return cls(records)
+        return cls(records, path)
 
     def __len__(self) -> int:
         return len(self.records)

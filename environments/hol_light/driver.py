@@ -12,6 +12,7 @@ from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from data.proof_tree import Goal
 from environments.hol_light import tactics
 from environments.hol_light.process import (
     HolLightServer,
@@ -20,7 +21,6 @@ from environments.hol_light.process import (
     Zygote,
 )
 from environments.hol_light.terms import parse_sexp
-from experiments.end_to_end.proof_tree import Goal
 
 ApplyStatus = Literal["proved", "subgoals", "error", "timeout", "rejected", "crash"]
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from data.hol_light.database import TheoremDatabase, TheoremRecord
+from data.proof_tree import ErrorKind, Goal
 from environments.base import Environment, Failure, Premise, Proved, Subgoals, TacticOutcome
 from environments.hol_light.driver import HolLight, shared_prover
-from experiments.end_to_end.proof_tree import ErrorKind, Goal
 
 _OUTCOME_KIND = {
     "error": ErrorKind.TACTIC_ERROR,
@@ -61,6 +61,15 @@ class HolLightEnv(Environment):
     @classmethod
     def theorem_from_dict(cls, data: dict[str, Any]) -> TheoremRecord:
         return TheoremRecord.from_dict(data)
+
+    def check_theorem_source(self, source: object) -> None:
+        theirs = getattr(source, "path", None)
+        if not isinstance(source, TheoremDatabase) or theirs != self.database.path:
+            raise ValueError(
+                f"the environment reads the theorem database {self.database.path} but the "
+                f"theorems come from {theirs or type(source).__name__}; set "
+                "env_config.environment.database and env_config.theorems.path to the same file"
+            )
 
     @classmethod
     def warm_up(cls) -> None:

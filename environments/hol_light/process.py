@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from data.files import write_atomic
+
 log = logging.getLogger(__name__)
 
 HELPER_ML = Path(__file__).with_name("itp.ml")
@@ -249,9 +251,7 @@ class Zygote:
         self.startup_s = time.monotonic() - started
         start_time = _process_start_time(pid)
         ready = {"pid": pid, "start_time": start_time, "startup_s": self.startup_s}
-        tmp = self.runtime_dir / "ready.json.tmp"
-        tmp.write_text(json.dumps(ready))
-        tmp.replace(self.runtime_dir / "ready.json")
+        write_atomic(self.runtime_dir / "ready.json", json.dumps(ready), durable=False)
         self._pid = pid
         log.info("HOL Light loaded in %.1f s (pid %d)", self.startup_s, pid)
 

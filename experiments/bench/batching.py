@@ -16,9 +16,9 @@ from typing import Any
 import ray
 import torch
 
+from data.proof_tree import Goal
 from environments.base import Premise, Suggestion
 from experiments.end_to_end.distributed import TacticServer
-from experiments.end_to_end.proof_tree import Goal
 from models.end_to_end.tactic_models.base import TacticModel
 
 TACTICS = [

@@ -17,9 +17,9 @@ from typing import Any
 import ray
 
 from environments.hol_light.driver import shared_zygote
+from experiments.end_to_end.components import plain_config
 from experiments.end_to_end.config import compose
 from experiments.end_to_end.end_to_end_experiment import actor_configs, select_theorems
-from experiments.end_to_end.environments import plain_config
 from experiments.end_to_end.evaluation import ProverPool
 
 

@@ -21,7 +21,7 @@ import time
 from random import Random
 from typing import Any
 
-from experiments.end_to_end.proof_tree import ErrorKind, Goal, ProofTree
+from data.proof_tree import ErrorKind, Goal, ProofTree
 from experiments.end_to_end.prover import gc_paused
 from models.end_to_end.search_models.bestfs import BestFS
 

@@ -33,6 +33,8 @@ REQUIRED = (
     "train_after_eval",
     "update_checkpoints",
     "num_theorems",
+    "theorems",
+    "theorem_file",
     "split",
     "seed",
     "ray_address",
@@ -87,6 +89,16 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError("tactic_server.max_batch_size: must be >= 1")
     if server.max_wait_ms < 0:
         raise ConfigError("tactic_server.max_wait_ms: must be >= 0")
+    if server.max_restarts < 0:
+        raise ConfigError("tactic_server.max_restarts: must be >= 0")
+    if cfg.theorems is not None and not (
+        isinstance(cfg.theorems, ListConfig) and all(isinstance(n, str) for n in cfg.theorems)
+    ):
+        raise ConfigError(f"theorems: expected a list of theorem names, got {cfg.theorems!r}")
+    if cfg.theorems is not None and cfg.theorem_file is not None:
+        raise ConfigError(
+            "theorem_file: give the theorems inline (theorems) or in a file, not both"
+        )
     for key in ("env_config", "tac_model", "search_model"):
         if not isinstance(cfg[key], DictConfig):
             raise ConfigError(f"{key}: expected a config group, got {cfg[key]!r}")
@@ -94,6 +106,7 @@ def validate(cfg: DictConfig) -> None:
         if key not in cfg.env_config or "_target_" not in cfg.env_config[key]:
             raise ConfigError(f"env_config.{key}: needs a _target_")
     _check_resources(cfg)
+    _check_devices(cfg)
     if not isinstance(cfg.train_after_eval, ListConfig):
         raise ConfigError("train_after_eval: expected a list of commands")
     if not isinstance(cfg.update_checkpoints, ListConfig) or not all(
@@ -128,6 +141,34 @@ def _check_resources(cfg: DictConfig) -> None:
         raise ConfigError(
             f"gpu_per_prover: the actors need {gpus:g} GPUs but num_gpus is {cfg.num_gpus}"
         )
+
+
+def _check_devices(cfg: DictConfig) -> None:
+    """A model pinned to CUDA cannot run on TacticServers that have no GPU."""
+    if cfg.with_gpus:
+        return
+    for path, value in _devices(cfg.tac_model, "tac_model"):
+        if value is not None and str(value).startswith("cuda"):
+            raise ConfigError(
+                f"{path}: {value} needs a GPU but with_gpus is false (set with_gpus=true and "
+                f"num_gpus, or leave {path} null to run where the server runs)"
+            )
+
+
+def _devices(node: Any, path: str) -> list[tuple[str, Any]]:
+    """Every ``device`` key under a config node, with its dotted path."""
+    found = []
+    if isinstance(node, DictConfig):
+        for key in node:
+            child = node[key]
+            if key == "device":
+                found.append((f"{path}.device", child))
+            else:
+                found += _devices(child, f"{path}.{key}")
+    elif isinstance(node, ListConfig):
+        for i, child in enumerate(node):
+            found += _devices(child, f"{path}[{i}]")
+    return found
 
 
 def gpu_per_server(cfg: DictConfig) -> float:

@@ -2,8 +2,9 @@
 
     python -m experiments.end_to_end.end_to_end_experiment [--config-name=hol_light] [k=v ...]
 
-Reads a Hydra config (``configs/end_to_end/``), starts (or joins) Ray, places TacticServers
-and ProverWorkers, attempts each theorem once per iteration, writes one trace per attempt to
+Reads a Hydra config (``configs/end_to_end/``), checks it and builds every component once,
+locks the run directory, starts (or joins) Ray, places TacticServers and ProverWorkers,
+attempts each theorem once per iteration, writes one trace per attempt to
 ``<run_dir>/traces/<iteration>/<theorem_id>.json.gz`` and keeps ``<run_dir>/summary.json``
 current after every attempt. ``exp_config.resume=true`` continues a run directory.
 """
@@ -19,85 +20,103 @@ from typing import Any
 
 import hydra
 import ray
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from tqdm import tqdm
 
+from data.jsonable import config_hash
+from data.traces.attempts import AttemptRecord
+from data.traces.files import validate_completed
+from experiments.end_to_end import run_directory, training
 from experiments.end_to_end import summary as summaries
-from experiments.end_to_end import training
+from experiments.end_to_end.components import (
+    check_components,
+    environment_class,
+    plain_config,
+    theorem_source,
+)
 from experiments.end_to_end.config import ConfigError, gpu_per_server, validate
-from experiments.end_to_end.distributed import WorkerConfig, attempt_summary
-from experiments.end_to_end.environments import environment_class, plain_config, theorem_source
-from experiments.end_to_end.evaluation import ProverPool, Resources, Task
-from experiments.end_to_end.traces import config_hash, load_trace, trace_path, validate_completed
+from experiments.end_to_end.distributed import Task, WorkerConfig
+from experiments.end_to_end.evaluation import PoolError, ProverPool, Resources
 from experiments.end_to_end.wandb_logging import RunLogger
 
 log = logging.getLogger(__name__)
 
 
-def _take(
-    cfg: DictConfig, split: str, count: int | None, field: str, exclude: set[str]
-) -> list[Any]:
-    env_cls = environment_class(cfg.env_config)
-    records = [
-        r
-        for r in theorem_source(cfg.env_config).split(split)
-        if env_cls.theorem_id(r) not in exclude
-    ]
-    if cfg.shuffle:
-        random.Random(cfg.seed).shuffle(records)
-    if count is not None:
-        if count > len(records):
-            raise ConfigError(
-                f"{field}: {count} is more than the {len(records)} theorems of split {split!r}"
-            )
-        records = records[:count]
-    return records
+class RunError(RuntimeError):
+    """A run that cannot produce a result (every attempt errored); the message says why."""
+
+
+def _named(cfg: DictConfig) -> list[str] | None:
+    """The theorem names of ``theorems`` or ``theorem_file`` (one a line), or None."""
+    if cfg.theorems is not None:
+        names = list(cfg.theorems)
+    elif cfg.theorem_file is not None:
+        path = Path(cfg.theorem_file)
+        try:
+            lines = path.read_text().splitlines()
+        except OSError as e:
+            raise ConfigError(f"theorem_file: cannot read {path} ({e})") from e
+        names = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    else:
+        return None
+    if not names:
+        raise ConfigError("theorems: the list of theorem names is empty")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ConfigError(f"theorems: named more than once: {repeated[:5]}")
+    return names
 
 
 def select_theorems(cfg: DictConfig) -> list[Task]:
     """The run's theorems: a deterministic function of the config, so resume sees the same.
 
-    ``num_theorems`` of ``split`` are evaluated (Pass@1); ``num_data_theorems`` of
-    ``data_split`` are attempted only to gather training data.
+    Evaluated (Pass@1): the theorems named by ``theorems`` or ``theorem_file``, in that order,
+    else ``num_theorems`` of ``split``. ``num_data_theorems`` of ``data_split`` are attempted
+    only to gather training data.
     """
     env_cls = environment_class(cfg.env_config)
-    evaluated = _take(cfg, cfg.split, cfg.num_theorems, "num_theorems", set())
-    tasks = [Task(env_cls.theorem_id(r), env_cls.theorem_to_dict(r), "eval") for r in evaluated]
+    source = theorem_source(cfg.env_config)
+
+    def task(record: Any, role: str) -> Task:
+        return Task(env_cls.theorem_id(record), env_cls.theorem_to_dict(record), role)
+
+    def take(split: str, count: int | None, field: str, exclude: set[str]) -> list[Any]:
+        records = [r for r in source.split(split) if env_cls.theorem_id(r) not in exclude]
+        if cfg.shuffle:
+            random.Random(cfg.seed).shuffle(records)
+        if count is not None and count > len(records):
+            raise ConfigError(
+                f"{field}: {count} is more than the {len(records)} theorems of split {split!r}"
+            )
+        return records if count is None else records[:count]
+
+    names = _named(cfg)
+    if names is None:
+        tasks = [task(r, "eval") for r in take(cfg.split, cfg.num_theorems, "num_theorems", set())]
+    else:
+        by_id = {
+            env_cls.theorem_id(r): r for s in ("train", "valid", "test") for r in source.split(s)
+        }
+        unknown = [n for n in names if n not in by_id]
+        if unknown:
+            key = "theorems" if cfg.theorems is not None else "theorem_file"
+            raise ConfigError(
+                f"{key}: {len(unknown)} unknown theorem name(s), e.g. {unknown[:5]} "
+                f"(names are the environment's theorem ids)"
+            )
+        tasks = [task(by_id[n], "eval") for n in names]
     if cfg.num_data_theorems:
         taken = {t.theorem_id for t in tasks}
-        data = _take(cfg, cfg.data_split, cfg.num_data_theorems, "num_data_theorems", taken)
-        tasks += [Task(env_cls.theorem_id(r), env_cls.theorem_to_dict(r), "data") for r in data]
+        data = take(cfg.data_split, cfg.num_data_theorems, "num_data_theorems", taken)
+        tasks += [task(r, "data") for r in data]
     return tasks
-
-
-def prepare_run_dir(cfg: DictConfig) -> Path:
-    run_dir = Path(cfg.exp_config.directory).resolve()
-    has_traces = (run_dir / "traces").exists() and any((run_dir / "traces").rglob("*.json.gz"))
-    if has_traces and not cfg.exp_config.resume:
-        raise ConfigError(
-            f"exp_config.directory: {run_dir} already holds traces; set exp_config.resume=true "
-            "to continue it, or choose another directory"
-        )
-    if cfg.exp_config.resume and not run_dir.exists():
-        raise ConfigError(f"exp_config.directory: no run to resume at {run_dir}")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return run_dir
-
-
-def save_config(cfg: DictConfig, run_dir: Path, iteration: int) -> None:
-    """The exact config of every iteration, next to its traces."""
-    path = run_dir / "configs" / f"{iteration}.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".yaml.tmp")
-    tmp.write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    tmp.replace(path)
 
 
 def models_record(cfg: DictConfig) -> dict[str, Any]:
     """Which models produced a trace: their class, checkpoint (if any) and a config hash."""
     record = {}
     for key in ("tac_model", "search_model"):
-        plain = plain_config(cfg[key])
+        plain = plain_config(cfg[key], key)
         record[key] = {
             "target": plain.get("_target_"),
             "checkpoint": plain.get("ckpt_path"),
@@ -127,8 +146,8 @@ def start_ray(cfg: DictConfig) -> None:
 def actor_configs(cfg: DictConfig, run_dir: Path) -> tuple[WorkerConfig, Resources]:
     """What the ProverWorkers are built from, and how the actors are placed."""
     worker_config = WorkerConfig(
-        env_config=plain_config(cfg.env_config),
-        search_model=plain_config(cfg.search_model),
+        env_config=plain_config(cfg.env_config, "env_config"),
+        search_model=plain_config(cfg.search_model, "search_model"),
         num_sampled_tactics=cfg.num_sampled_tactics,
         total_timeout=cfg.total_timeout,
         env_timeout=cfg.env_timeout,
@@ -143,43 +162,65 @@ def actor_configs(cfg: DictConfig, run_dir: Path) -> tuple[WorkerConfig, Resourc
         cpu_per_prover=cfg.cpu_per_prover,
         max_batch_size=cfg.tactic_server.max_batch_size,
         max_wait_s=cfg.tactic_server.max_wait_ms / 1000.0,
+        max_server_restarts=cfg.tactic_server.max_restarts,
     )
     return worker_config, resources
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
-    """Run (or resume) the experiment; returns the final summary."""
+    """Run (or resume) the experiment; returns the final summary.
+
+    Every check that can fail without Ray runs first (config, theorem names, every component
+    built once), then the run directory is locked; nothing is written before that.
+    """
     logging.getLogger().setLevel(cfg.log_level)
     validate(cfg)
     tasks = select_theorems(cfg)
-    run_dir = prepare_run_dir(cfg)
+    if not tasks:
+        raise ConfigError("num_theorems: the run has no theorems to attempt")
+    check_components(cfg, tasks[0].theorem)
+    run_dir = run_directory.prepare(cfg)
+    with run_directory.RunLock(run_dir):
+        return _run_locked(cfg, tasks, run_dir)
+
+
+def _run_locked(cfg: DictConfig, tasks: list[Task], run_dir: Path) -> dict[str, Any]:
     worker_config, resources = actor_configs(cfg, run_dir)
-    logger = RunLogger(cfg, run_dir)
     start_ray(cfg)
-    pool = None
+    pool: ProverPool | None = None
+    logger: RunLogger | None = None
     try:
-        pool = ProverPool(plain_config(cfg.tac_model), worker_config, resources)
+        pool = ProverPool(plain_config(cfg.tac_model, "tac_model"), worker_config, resources)
+        logger = RunLogger(cfg, run_dir)
         iterations = summaries.read_summary(run_dir)[: cfg.resume_iteration]
         for iteration in range(cfg.resume_iteration, cfg.num_iterations):
-            save_config(cfg, run_dir, iteration)
+            run_directory.save_config(cfg, run_dir, iteration)
             metrics = evaluate(pool, tasks, iteration, run_dir, iterations, logger)
             iterations = [*iterations[:iteration], metrics]
             logger.log_iteration(metrics)
-            log.info(
-                "iteration %d: Pass@1 %.3f (%d/%d)",
-                iteration,
-                metrics["pass_at_1"],
-                metrics["proved"],
-                metrics["attempted"],
-            )
+            log.info("iteration %d: Pass@1 %s", iteration, summaries.pass_at_1_text(metrics))
+            _refuse_if_all_errored(metrics, run_dir)
             if iteration + 1 < cfg.num_iterations and cfg.train_after_eval:
                 cfg = next_iteration_config(cfg, run_dir, iteration, pool)
     finally:
         if pool is not None:
             pool.shutdown()
         ray.shutdown()
-        logger.finish()
+        if logger is not None:
+            logger.finish()
     return {"run_dir": str(run_dir), "iterations": iterations}
+
+
+def _refuse_if_all_errored(metrics: dict[str, Any], run_dir: Path) -> None:
+    """No attempt of the iteration ran to an end: a broken set-up, not a result."""
+    parts = [metrics, metrics.get("data") or {}]
+    attempted = sum(p.get("attempted", 0) for p in parts)
+    errored = sum(p.get("errored", 0) for p in parts)
+    if attempted and errored == attempted:
+        raise RunError(
+            f"iteration {metrics['iteration']}: all {attempted} attempts ended in an "
+            f"infrastructure error (see the 'error' of the traces in {run_dir / 'traces'})"
+        )
 
 
 def next_iteration_config(
@@ -188,9 +229,10 @@ def next_iteration_config(
     """Train on the traces so far, point the config at the new checkpoints, reload in place."""
     updated = training.train_after_eval(cfg, run_dir, iteration)
     checkpoint = updated.tac_model.get("ckpt_path")
-    if checkpoint and checkpoint != cfg.tac_model.get("ckpt_path"):
-        log.info("iteration %d: reloading tactic servers from %s", iteration + 1, checkpoint)
-        pool.reload(str(checkpoint))
+    changed = checkpoint if checkpoint and checkpoint != cfg.tac_model.get("ckpt_path") else None
+    if changed:
+        log.info("iteration %d: reloading tactic servers from %s", iteration + 1, changed)
+    pool.update_model(plain_config(updated.tac_model, "tac_model"), changed)
     pool.set_models(models_record(updated))
     return updated
 
@@ -204,53 +246,45 @@ def evaluate(
     logger: RunLogger,
 ) -> dict[str, Any]:
     """Attempt every task without a valid trace in this iteration; return its metrics."""
-    good, corrupt = validate_completed(run_dir, iteration)
-    for path in corrupt:
-        log.warning("corrupt trace %s: re-running its theorem", path)
+    good, bad = validate_completed(run_dir, iteration)
+    for path in bad:
+        log.warning("unusable trace %s: re-running its theorem", path)
         path.unlink(missing_ok=True)
-    attempts = summaries.read_attempts(run_dir, iteration)
-    roles = {t.theorem_id: t.role for t in tasks}
-    wanted = set(roles)
-    for theorem_id in sorted(good & wanted - set(attempts)):
-        # Killed between writing the trace and logging it: recover the summary from the trace.
-        summary = attempt_summary(load_trace(trace_path(run_dir, iteration, theorem_id)))
-        summary["role"] = roles[theorem_id]
-        summaries.append_attempt(run_dir, iteration, summary)
-        attempts[theorem_id] = summary
-    attempts = {k: v for k, v in attempts.items() if k in good & wanted}
-    todo = [t for t in tasks if t.theorem_id not in good]
-    if len(todo) < len(tasks):
+    wanted = {t.theorem_id for t in tasks}
+    records: dict[str, AttemptRecord] = {k: v for k, v in good.items() if k in wanted}
+    todo = [t for t in tasks if t.theorem_id not in records]
+    if records:
         log.info(
-            "iteration %d: %d of %d theorems already attempted",
-            iteration,
-            len(tasks) - len(todo),
-            len(tasks),
+            "iteration %d: %d of %d theorems already attempted", iteration, len(records), len(tasks)
         )
     progress = tqdm(
         total=len(tasks),
-        initial=len(tasks) - len(todo),
+        initial=len(records),
         desc=f"iteration {iteration}",
         unit="thm",
         dynamic_ncols=True,
     )
     started = time.monotonic()
 
-    def on_result(task: Task, summary: dict[str, Any]) -> None:
-        summary = {**summary, "role": task.role}
-        summaries.append_attempt(run_dir, iteration, summary)
-        attempts[task.theorem_id] = summary
-        metrics = summaries.iteration_metrics(iteration, attempts.values())
+    def on_result(task: Task, record: AttemptRecord) -> None:
+        summaries.append_attempt(run_dir, record)
+        records[task.theorem_id] = record
+        metrics = summaries.iteration_metrics(iteration, records.values())
         summaries.write_summary(run_dir, [*previous[:iteration], metrics])
-        logger.log_attempt(iteration, summary)
+        logger.log_attempt(record)
         progress.update(1)
         rate = metrics["proved"] / max(1e-9, time.monotonic() - started) * 60
-        progress.set_postfix(
-            proved=f"{metrics['proved']}/{metrics['attempted']}", per_min=f"{rate:.1f}"
-        )
+        postfix = {
+            "proved": f"{metrics['proved']}/{metrics['attempted']}",
+            "per_min": f"{rate:.1f}",
+        }
+        if metrics["errored"]:
+            postfix["errored"] = str(metrics["errored"])
+        progress.set_postfix(postfix)
 
     pool.run(todo, iteration, on_result)
     progress.close()
-    metrics = summaries.iteration_metrics(iteration, attempts.values())
+    metrics = summaries.iteration_metrics(iteration, records.values())
     summaries.write_summary(run_dir, [*previous[:iteration], metrics])
     return metrics
 
@@ -261,19 +295,22 @@ def main(cfg: DictConfig) -> None:
         result = run(cfg)
     except ConfigError as e:
         raise SystemExit(f"config error: {e}") from None
+    except PoolError as e:
+        raise SystemExit(f"cannot run: {e}") from None
+    except RunError as e:
+        raise SystemExit(f"run failed: {e}") from None
     except training.TrainingError as e:
         raise SystemExit(
             f"training failed: {e}\nthe run directory is intact: resume with "
             "exp_config.resume=true once the command is fixed"
         ) from None
-    last = result["iterations"][-1] if result["iterations"] else {}
     print(f"run directory: {result['run_dir']}")
     for it in result["iterations"]:
         print(
-            f"iteration {it['iteration']}: Pass@1 {it['pass_at_1']:.3f} "
-            f"({it['proved']}/{it['attempted']}), mean {it['mean_time_s']:.1f} s/attempt"
+            f"iteration {it['iteration']}: Pass@1 {summaries.pass_at_1_text(it)}, "
+            f"mean {it['mean_time_s']:.1f} s/attempt"
         )
-    if not last:
+    if not result["iterations"]:
         print("no iteration ran")
 
 

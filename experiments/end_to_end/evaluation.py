@@ -1,34 +1,52 @@
-"""One evaluation pass: theorems handed to prover workers, traces and metrics collected.
+"""One evaluation pass: theorems handed to prover workers, traces and records collected.
 
 ``ProverPool`` owns the actors: ``logical_gpus`` TacticServers and ``provers_per_gpu``
-ProverWorkers per server. Each worker gets one theorem at a time; a worker that dies is
-replaced and its theorem retried once, and a theorem that fails twice gets an error trace.
-Nothing here calls ``sys.exit``: a crash is logged and the run goes on.
+ProverWorkers per server. It waits until every actor has started (so a model or environment
+that cannot start stops the run before any attempt), then gives each worker one theorem at a
+time. What can be healed is healed:
+
+- a worker that dies is replaced and its theorem retried once; a theorem whose worker dies
+  twice gets an error trace;
+- a TacticServer that dies is replaced from the current model config (the latest checkpoint),
+  the workers bound to it are rebound, and the attempts that were waiting on it run again;
+- an attempt that raises gets an error trace; the run goes on.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import ray
-from ray.exceptions import RayActorError, WorkerCrashedError
+from ray.exceptions import RayActorError, RayTaskError, WorkerCrashedError
 
+from data.traces.attempts import AttemptRecord
+from data.traces.files import write_trace
+from data.traces.schema import ProofTrace
 from experiments.end_to_end.distributed import (
     ProverWorker,
     TacticServer,
+    TacticServerDied,
+    Task,
     WorkerConfig,
-    attempt_summary,
+    actor_error_cause,
+    environment_record,
 )
-from experiments.end_to_end.traces import ProofTrace, write_trace
 
 log = logging.getLogger(__name__)
 
 ACTOR_DEATHS = (RayActorError, WorkerCrashedError)
+WORKER_DEATHS_PER_THEOREM = 2  # then the theorem gets an error trace
+SERVER_DEATHS_PER_THEOREM = 2  # likewise, for deaths of its TacticServer during the attempt
+
+
+class PoolError(RuntimeError):
+    """An actor could not start, or kept dying; the message names the config key and the cause."""
 
 
 @dataclass(frozen=True)
@@ -42,107 +60,152 @@ class Resources:
     cpu_per_prover: float
     max_batch_size: int
     max_wait_s: float
+    max_server_restarts: int = 3
 
 
-@dataclass(frozen=True)
-class Task:
-    """One theorem to attempt; ``role`` is "eval" (counts for Pass@1) or "data" (training)."""
-
-    theorem_id: str
-    theorem: dict[str, Any]
-    role: str = "eval"
+OnResult = Callable[[Task, AttemptRecord], None]
 
 
 class ProverPool:
-    """TacticServers and ProverWorkers, kept alive across iterations."""
+    """TacticServers and ProverWorkers, kept alive (and healed) across iterations."""
 
     def __init__(
         self, tac_model: dict[str, Any], worker_config: WorkerConfig, resources: Resources
     ) -> None:
+        self.tac_model = tac_model
         self.worker_config = worker_config
         self.resources = resources
-        self.servers = [
-            TacticServer.options(  # type: ignore[attr-defined]
-                num_gpus=resources.gpu_per_server, num_cpus=0
-            ).remote(tac_model, resources.max_batch_size, resources.max_wait_s)
-            for _ in range(resources.logical_gpus)
-        ]
-        self.workers: list[Any] = [
-            self._new_worker(i) for i in range(resources.logical_gpus * resources.provers_per_gpu)
-        ]
+        self.server_restarts = [0] * resources.logical_gpus
+        self.servers = [self._new_server() for _ in range(resources.logical_gpus)]
+        self.workers: list[Any] = []
+        try:
+            self._await(self.servers, "tac_model", "the TacticServer could not build its model")
+            self.workers = [
+                self._new_worker(slot)
+                for slot in range(resources.logical_gpus * resources.provers_per_gpu)
+            ]
+            self._await(self.workers, "env_config", "a ProverWorker could not start")
+        except PoolError:
+            self.shutdown()
+            raise
+
+    @staticmethod
+    def _await(actors: list[Any], key: str, what: str) -> None:
+        try:
+            ray.get([actor.ready.remote() for actor in actors])
+        except ACTOR_DEATHS as e:
+            raise PoolError(f"{key}: {what}: {actor_error_cause(e)}") from None
+
+    def _new_server(self) -> Any:
+        r = self.resources
+        return TacticServer.options(  # type: ignore[attr-defined]
+            num_gpus=r.gpu_per_server, num_cpus=0
+        ).remote(self.tac_model, r.max_batch_size, r.max_wait_s, r.provers_per_gpu)
 
     def _new_worker(self, slot: int) -> Any:
-        server = self.servers[slot // self.resources.provers_per_gpu]
+        r = self.resources
+        server = self.servers[slot // r.provers_per_gpu]
         return ProverWorker.options(  # type: ignore[attr-defined]
-            num_cpus=self.resources.cpu_per_prover, num_gpus=self.resources.gpu_per_prover
-        ).remote(self.worker_config, server)
+            num_cpus=r.cpu_per_prover, num_gpus=r.gpu_per_prover
+        ).remote(self.worker_config, server, slot % r.provers_per_gpu)
 
-    def reload(self, checkpoint: str) -> None:
-        """Point every TacticServer at new weights, in place (no Ray restart)."""
-        ray.get([server.reload.remote(checkpoint) for server in self.servers])
+    def update_model(self, tac_model: dict[str, Any], checkpoint: str | None) -> None:
+        """The config replacements are built from; ``checkpoint``: reload servers in place."""
+        self.tac_model = tac_model
+        if checkpoint is not None:
+            ray.get([server.reload.remote(checkpoint) for server in self.servers])
 
     def set_models(self, models: dict[str, Any]) -> None:
         """What the next traces record as their models (checkpoints, config hashes)."""
         self.worker_config = dataclasses.replace(self.worker_config, models=models)
         ray.get([worker.set_models.remote(models) for worker in self.workers])
 
-    def run(
-        self,
-        tasks: list[Task],
-        iteration: int,
-        on_result: Callable[[Task, dict[str, Any]], None],
-    ) -> None:
-        """Attempt every task; ``on_result`` sees each attempt's summary as it finishes."""
-        queue = list(reversed(tasks))
-        failures: dict[str, int] = {}
-        running: dict[Any, tuple[int, Task]] = {}
+    def _replace_server(self, index: int, cause: str) -> None:
+        """A fresh TacticServer ``index`` from the current config; its workers are rebound."""
+        self.server_restarts[index] += 1
+        if self.server_restarts[index] > self.resources.max_server_restarts:
+            raise PoolError(
+                f"tactic_server.max_restarts: TacticServer {index} died "
+                f"{self.server_restarts[index]} times (last: {cause}); giving up"
+            )
+        log.warning("TacticServer %d died (%s); starting a replacement", index, cause)
+        ray.kill(self.servers[index])
+        self.servers[index] = self._new_server()
+        per = self.resources.provers_per_gpu
+        for worker in self.workers[index * per : (index + 1) * per]:
+            worker.set_server.remote(self.servers[index])  # runs before the worker's next task
+
+    def run(self, tasks: list[Task], iteration: int, on_result: OnResult) -> None:
+        """Attempt every task; ``on_result`` sees each attempt's record as it finishes."""
+        queue = deque(tasks)
+        worker_deaths: Counter[str] = Counter()
+        server_deaths: Counter[str] = Counter()
+        running: dict[Any, tuple[int, Task, int]] = {}  # ref -> (slot, task, server restarts)
+        per = self.resources.provers_per_gpu
 
         def submit(slot: int) -> None:
             if queue:
-                task = queue.pop()
-                ref = self.workers[slot].prove.remote(task.theorem, task.theorem_id, iteration)
-                running[ref] = (slot, task)
+                task = queue.popleft()
+                ref = self.workers[slot].prove.remote(task, iteration)
+                running[ref] = (slot, task, self.server_restarts[slot // per])
+
+        def give_up(task: Task, message: str) -> None:
+            on_result(task, self._error_trace(task, iteration, message))
 
         for slot in range(len(self.workers)):
             submit(slot)
         while running:
-            done, _ = ray.wait(list(running), num_returns=1)
-            ref = done[0]
-            slot, task = running.pop(ref)
+            (ref,), _ = ray.wait(list(running), num_returns=1)
+            slot, task, restarts = running.pop(ref)
             try:
-                summary = ray.get(ref)
+                record = ray.get(ref)
+            except TacticServerDied as e:
+                server_deaths[task.theorem_id] += 1
+                if self.server_restarts[slot // per] == restarts:  # not yet replaced
+                    self._replace_server(slot // per, task_error_cause(e))
+                if server_deaths[task.theorem_id] < SERVER_DEATHS_PER_THEOREM:
+                    queue.appendleft(task)  # an infrastructure fault: the attempt runs again
+                else:
+                    give_up(
+                        task, f"the TacticServer died during each attempt: {task_error_cause(e)}"
+                    )
             except ACTOR_DEATHS as e:
-                failures[task.theorem_id] = failures.get(task.theorem_id, 0) + 1
+                worker_deaths[task.theorem_id] += 1
                 log.warning(
                     "prover worker died on %s (%s); replacing it", task.theorem_id, type(e).__name__
                 )
                 self.workers[slot] = self._new_worker(slot)
-                if failures[task.theorem_id] < 2:
-                    queue.append(task)  # retried next, by the fresh worker
+                if worker_deaths[task.theorem_id] < WORKER_DEATHS_PER_THEOREM:
+                    queue.appendleft(task)  # retried next, by the fresh worker
                 else:
-                    summary = self._error_trace(task, iteration, f"prover worker died twice: {e}")
-                    on_result(task, summary)
+                    give_up(task, f"prover worker died twice: {actor_error_cause(e)}")
             except Exception as e:  # the attempt itself raised: record it, keep going
-                log.exception("attempt on %s failed", task.theorem_id)
-                summary = self._error_trace(task, iteration, f"{type(e).__name__}: {e}")
-                on_result(task, summary)
+                cause = task_error_cause(e)
+                log.warning("attempt on %s raised %s", task.theorem_id, cause)
+                give_up(task, cause)
             else:
-                on_result(task, summary)
+                on_result(task, record)
             submit(slot)
 
-    def _error_trace(self, task: Task, iteration: int, message: str) -> dict[str, Any]:
+    def _error_trace(self, task: Task, iteration: int, message: str) -> AttemptRecord:
         config = self.worker_config
         trace = ProofTrace.error_trace(
             theorem_id=task.theorem_id,
             theorem=task.theorem,
-            environment={"name": config.env_config.get("name", ""), "config": config.env_config},
+            environment=environment_record(config.env_config),
             iteration=iteration,
             message=message,
             models=config.models,
+            role=task.role,
         )
-        write_trace(trace, Path(config.run_dir))
-        return attempt_summary(trace)
+        return AttemptRecord.of(trace, write_trace(trace, Path(config.run_dir)))
 
     def shutdown(self) -> None:
         for actor in [*self.workers, *self.servers]:
             ray.kill(actor)
+
+
+def task_error_cause(error: Exception) -> str:
+    """``Type: message`` of the exception a remote task raised, without Ray's traceback."""
+    cause = error.cause if isinstance(error, RayTaskError) and error.cause is not None else error
+    return f"{type(cause).__name__}: {cause}"

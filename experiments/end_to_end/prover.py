@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from data.proof_tree import Goal, Status
+from data.traces.schema import ProofTrace, Timings
 from environments.base import Environment, Premise, Suggestion
-from experiments.end_to_end.proof_tree import Goal, Status
-from experiments.end_to_end.traces import ProofTrace, Timings
 from models.end_to_end.search_models.base import SearchModel
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ class AttemptInfo:
     environment: dict[str, Any]
     iteration: int
     models: dict[str, Any]
+    role: str = "eval"
 
 
 class Prover:
@@ -141,4 +142,5 @@ class Prover:
             timings=timings,
             expansions=expansions,
             models=info.models,
+            role=info.role,
         )

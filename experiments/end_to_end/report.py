@@ -33,9 +33,9 @@ from matplotlib.ticker import MaxNLocator
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from data.files import write_atomic
+from data.proof_tree import ErrorKind
 from experiments.end_to_end import summary as summaries
-from experiments.end_to_end.files import write_atomic
-from experiments.end_to_end.proof_tree import ErrorKind
 from experiments.end_to_end.traces import TRACES_DIR, iter_traces
 
 ROLES = ("eval", "data")

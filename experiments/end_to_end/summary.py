@@ -1,97 +1,96 @@
-"""Per-iteration metrics of a run: ``attempts.jsonl`` in, ``summary.json`` out.
+"""Per-iteration metrics of a run: attempt records in, ``summary.json`` out.
 
-Each finished attempt appends its small summary (one JSON line) to
-``<run_dir>/attempts/<iteration>.jsonl``; ``summary.json`` is recomputed from those lines
-and rewritten atomically after every attempt. A theorem counts once per iteration (its
-latest line), so a resumed run that re-runs a theorem never counts it twice, and a line cut
-short by a kill is skipped.
+Each finished attempt appends its `AttemptRecord` (one JSON line) to
+``<run_dir>/attempts/<iteration>.jsonl``, a log of the run; ``summary.json`` is recomputed from
+the records and rewritten atomically after every attempt. A theorem counts once per iteration
+(its latest record), so a resumed run that re-runs a theorem never counts it twice.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from experiments.end_to_end.files import write_atomic
+import numpy as np
+
+from data.files import write_atomic
+from data.traces.attempts import AttemptRecord
 
 
 def attempts_path(run_dir: Path, iteration: int) -> Path:
     return run_dir / "attempts" / f"{iteration}.jsonl"
 
 
-def append_attempt(run_dir: Path, iteration: int, attempt: dict[str, Any]) -> None:
-    path = attempts_path(run_dir, iteration)
+def append_attempt(run_dir: Path, record: AttemptRecord) -> None:
+    """Append one record to its iteration's log, flushed to disk before returning."""
+    path = attempts_path(run_dir, record.iteration)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as handle:
-        handle.write(json.dumps(attempt, sort_keys=True) + "\n")
+        handle.write(record.model_dump_json() + "\n")
         handle.flush()
         os.fsync(handle.fileno())
 
 
-def read_attempts(run_dir: Path, iteration: int) -> dict[str, dict[str, Any]]:
-    """The latest attempt per theorem id; malformed (cut-off) lines are skipped."""
-    path = attempts_path(run_dir, iteration)
-    latest: dict[str, dict[str, Any]] = {}
-    if not path.exists():
-        return latest
-    for line in path.read_text().splitlines():
-        try:
-            attempt = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(attempt, dict) and isinstance(attempt.get("theorem_id"), str):
-            latest[attempt["theorem_id"]] = attempt
-    return latest
-
-
-def _p95(values: list[float]) -> float:
+def p95(values: Sequence[float]) -> float:
+    """The 95th percentile by nearest rank (a value that occurred); 0.0 for no values."""
     if not values:
         return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
+    return float(np.percentile(values, 95, method="inverted_cdf"))
 
 
-def iteration_metrics(iteration: int, attempts: Iterable[dict[str, Any]]) -> dict[str, Any]:
+def iteration_metrics(iteration: int, records: Iterable[AttemptRecord]) -> dict[str, Any]:
     """Pass@1 on the evaluated theorems, and the same figures for the data-gathering ones."""
-    rows = list(attempts)
-    evaluated = [a for a in rows if a.get("role", "eval") == "eval"]
-    metrics = _metrics(iteration, evaluated)
-    gathered = [a for a in rows if a.get("role", "eval") == "data"]
+    rows = list(records)
+    metrics = _metrics(iteration, [r for r in rows if r.role == "eval"])
+    gathered = [r for r in rows if r.role == "data"]
     if gathered:
         metrics["data"] = _metrics(iteration, gathered)
     return metrics
 
 
-def _metrics(iteration: int, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Pass@1, timing split, expansions and error counts of a set of attempts."""
+def _metrics(iteration: int, rows: list[AttemptRecord]) -> dict[str, Any]:
+    """Pass@1, outcome counts, timing split, expansions and error counts of a set of attempts.
+
+    ``errored`` counts attempts that did not run to an end (infrastructure), apart from
+    ``failed`` and ``timeout``; Pass@1 still divides by every attempt, errored ones included.
+    """
     attempted = len(rows)
-    proved = sum(a["status"] == "proved" for a in rows)
-    times = [float(a.get("total_s", 0.0)) for a in rows]
+    statuses = Counter(r.status for r in rows)
     errors: Counter[str] = Counter()
-    for a in rows:
-        errors.update(a.get("errors", {}))
-    statuses = Counter(a["status"] for a in rows)
-    mean = (lambda key: sum(float(a.get(key, 0.0)) for a in rows) / attempted) if rows else None
+    for r in rows:
+        errors.update(r.errors)
+
+    def mean(key: str) -> float:
+        return sum(float(getattr(r, key)) for r in rows) / attempted if rows else 0.0
+
     return {
         "iteration": iteration,
         "attempted": attempted,
-        "proved": proved,
-        "pass_at_1": proved / attempted if attempted else 0.0,
+        "proved": statuses["proved"],
+        "failed": statuses["failed"],
+        "timeout": statuses["timeout"],
+        "errored": statuses["error"],
+        "pass_at_1": statuses["proved"] / attempted if attempted else 0.0,
         "statuses": dict(statuses),
-        "mean_time_s": mean("total_s") if mean else 0.0,
-        "p95_time_s": _p95(times),
-        "mean_model_s": mean("model_s") if mean else 0.0,
-        "mean_env_s": mean("env_s") if mean else 0.0,
-        "mean_search_s": mean("search_s") if mean else 0.0,
-        "mean_expansions": mean("expansions") if mean else 0.0,
-        "mean_nodes": mean("nodes") if mean else 0.0,
+        "mean_time_s": mean("total_s"),
+        "p95_time_s": p95([r.total_s for r in rows]),
+        "mean_model_s": mean("model_s"),
+        "mean_env_s": mean("env_s"),
+        "mean_search_s": mean("search_s"),
+        "mean_expansions": mean("expansions"),
+        "mean_nodes": mean("nodes"),
         "errors": dict(errors),
     }
+
+
+def pass_at_1_text(metrics: dict[str, Any]) -> str:
+    """Pass@1 as the loop, the report and the README print it: ``0.250 (3/12, 1 errored)``."""
+    errored = f", {metrics['errored']} errored" if metrics.get("errored") else ""
+    return f"{metrics['pass_at_1']:.3f} ({metrics['proved']}/{metrics['attempted']}{errored})"
 
 
 def write_summary(run_dir: Path, iterations: list[dict[str, Any]]) -> None:
@@ -102,6 +101,7 @@ def write_summary(run_dir: Path, iterations: list[dict[str, Any]]) -> None:
 
 
 def read_summary(run_dir: Path) -> list[dict[str, Any]]:
+    """The iterations of ``summary.json``; [] if there is none or it does not parse."""
     path = run_dir / "summary.json"
     if not path.exists():
         return []

@@ -175,16 +175,6 @@ def training_done(run_dir: Path, iteration: int, n_commands: int) -> list[dict[s
     return handoffs
 
 
-def _lookup(tree: Any, key: str) -> Any:
-    """``tree[a][b]`` for ``key`` ``"a.b"`` in plain nested dicts, or _MISSING."""
-    value: Any = tree
-    for part in key.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return _MISSING
-        value = value[part]
-    return value
-
-
 def apply_checkpoint_updates(
     cfg: DictConfig, update_checkpoints: Sequence[Any], handoffs: Sequence[dict[str, Any]]
 ) -> DictConfig:
@@ -223,18 +213,18 @@ def apply_checkpoint_updates(
             raise ValueError(f"update_checkpoints[{i}]: no training command {index}")
         handoff = handoffs[index]
         key, source = pair[0], pair[1]
-        value = _lookup(handoff, source)
+        value = OmegaConf.select(OmegaConf.create(handoff), source, default=_MISSING)
         why = ""
         if value is _MISSING:  # the seed's [group, field]: group.field <- checkpoint
             key, value = f"{key}.{source}", handoff["checkpoint"]
             why = f" (and the hand-off has no key {source!r})"
-        current = _lookup(OmegaConf.to_container(out, resolve=False), key)
+        current = OmegaConf.select(out, key, default=_MISSING)
         if current is _MISSING:
             raise ValueError(
                 f"update_checkpoints[{i}]: the config has no key {key!r}{why}; "
                 f"add {key} to the config or fix the pair"
             )
-        if isinstance(current, dict):
+        if isinstance(current, DictConfig):
             raise ValueError(
                 f"update_checkpoints[{i}]: {key!r} is a config group; name one of its fields, "
                 f"e.g. {key}.ckpt_path"

@@ -14,6 +14,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from data.traces.attempts import AttemptRecord
+
 log = logging.getLogger(__name__)
 
 
@@ -47,17 +49,18 @@ class RunLogger:
         )
         self.attempts = 0
 
-    def log_attempt(self, iteration: int, summary: dict[str, Any]) -> None:
+    def log_attempt(self, record: AttemptRecord) -> None:
         self.attempts += 1
         self.run.log(
             {
-                "iteration": iteration,
-                "attempt/proved": int(summary["status"] == "proved"),
-                "attempt/time_s": summary["total_s"],
-                "attempt/model_s": summary["model_s"],
-                "attempt/env_s": summary["env_s"],
-                "attempt/expansions": summary["expansions"],
-                "attempt/nodes": summary["nodes"],
+                "iteration": record.iteration,
+                "attempt/proved": int(record.status == "proved"),
+                "attempt/errored": int(record.status == "error"),
+                "attempt/time_s": record.total_s,
+                "attempt/model_s": record.model_s,
+                "attempt/env_s": record.env_s,
+                "attempt/expansions": record.expansions,
+                "attempt/nodes": record.nodes,
             }
         )
 

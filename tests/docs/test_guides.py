@@ -20,20 +20,20 @@ import pytest
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from environments.base import Premise
-from experiments.end_to_end.environments import (
-    environment_class,
-    environment_factory,
-    make_env,
-    theorem_source,
-)
-from experiments.end_to_end.proof_tree import (
+from data.proof_tree import (
     ErrorKind,
     ErrorNode,
     Goal,
     InternalNode,
     ProofTree,
     Status,
+)
+from environments.base import Premise
+from experiments.end_to_end.components import (
+    environment_class,
+    environment_factory,
+    make_env,
+    theorem_source,
 )
 from experiments.end_to_end.prover import AttemptInfo, Prover
 from experiments.end_to_end.traces import load_trace, replay, write_trace

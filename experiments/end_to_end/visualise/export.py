@@ -20,7 +20,7 @@ import dash
 import dash_cytoscape
 from tqdm import tqdm
 
-from experiments.end_to_end.files import write_atomic
+from data.files import write_atomic
 from experiments.end_to_end.traces import TraceError
 from experiments.end_to_end.visualise.runs import RunIndex, read_trace
 from experiments.end_to_end.visualise.view import attempt_view

@@ -22,7 +22,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
-from experiments.end_to_end.proof_tree import Edge, InternalNode, Status
+from data.proof_tree import Edge, InternalNode, Status
 
 
 def is_expandable(node: InternalNode) -> bool:

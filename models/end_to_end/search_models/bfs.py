@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from experiments.end_to_end.proof_tree import InternalNode
+from data.proof_tree import InternalNode
 from models.end_to_end.search_models.base import FrontierSearch
 
 

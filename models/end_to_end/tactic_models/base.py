@@ -11,8 +11,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import TypeAlias
 
+from data.proof_tree import Goal
 from environments.base import Premise, Suggestion
-from experiments.end_to_end.proof_tree import Goal
 
 Premises: TypeAlias = Sequence[Premise]
 """The premises one goal may cite; ``premises[i]`` of a batch belongs to ``goals[i]``."""

@@ -14,12 +14,12 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from data.proof_tree import Goal
 from environments.base import Premise, Suggestion
 
 # Only for validation: templates and premise names are checked against the safe grammar here,
 # so a bad config fails when the model is built, not as rejected tactics during search.
 from environments.hol_light.tactics import MAX_INPUT_CHARS, TacticRejected, parse_tactic
-from experiments.end_to_end.proof_tree import Goal
 from models.end_to_end.tactic_models.base import Premises, TacticModel, check_batch
 
 PLACEHOLDER = "{premises}"

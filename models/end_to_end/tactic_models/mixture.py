@@ -11,8 +11,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from data.proof_tree import Goal
 from environments.base import Suggestion
-from experiments.end_to_end.proof_tree import Goal
 from models.end_to_end.tactic_models.base import Premises, TacticModel
 
 

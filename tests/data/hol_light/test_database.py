@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from data.hol_light.database import SPLITS, TheoremDatabase, split_of
-from data.hol_light.load_order import load_order
+from data.proof_tree import Goal
+from environments.hol_light.load_order import load_order
 from environments.hol_light.process import DEFAULT_HOL_DIR
-from experiments.end_to_end.proof_tree import Goal
 
 
 def test_database_loads_with_every_theorem(database: TheoremDatabase) -> None:
@@ -36,7 +36,7 @@ def test_load_order_is_rebuilt_from_the_sources(database: TheoremDatabase) -> No
 
 
 def test_missing_database_names_the_export_command(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="python -m data.hol_light.export"):
+    with pytest.raises(FileNotFoundError, match="python -m environments.hol_light.export"):
         TheoremDatabase.load(tmp_path / "missing.jsonl")
 
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from data.proof_tree import Goal
 from environments.hol_light.driver import HolLight
 from environments.hol_light.process import (
     HolLightNotInstalled,
     find_hol_light,
     ocaml_string_literal,
 )
-from experiments.end_to_end.proof_tree import Goal
 
 pytestmark = pytest.mark.hol_light
 

@@ -9,9 +9,9 @@ import sys
 import pytest
 
 from data.hol_light.database import TheoremDatabase
+from data.proof_tree import ErrorKind, Status
 from environments.base import Failure, Premise, Proved, Subgoals
 from environments.hol_light.env import HolLightEnv
-from experiments.end_to_end.proof_tree import ErrorKind, Status
 
 pytestmark = pytest.mark.hol_light
 

@@ -15,8 +15,8 @@ from typing import Any
 import matplotlib.image
 import pytest
 
+from data.proof_tree import ErrorKind, Goal, ProofTree
 from experiments.end_to_end import report, summary
-from experiments.end_to_end.proof_tree import ErrorKind, Goal, ProofTree
 from experiments.end_to_end.traces import ProofTrace, Timings, trace_path, write_trace
 
 REPO = Path(__file__).resolve().parents[3]

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from data.hol_light.database import TheoremRecord
+from data.proof_tree import ErrorKind, Goal, ProofTree
 from environments.base import (
     Environment,
     Failure,
@@ -25,7 +26,6 @@ from environments.base import (
     TacticOutcome,
 )
 from experiments.end_to_end import traces
-from experiments.end_to_end.proof_tree import ErrorKind, Goal, ProofTree
 from experiments.end_to_end.traces import (
     SCHEMA_VERSION,
     ProofTrace,

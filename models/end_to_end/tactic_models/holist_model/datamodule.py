@@ -3,7 +3,7 @@
 Each step of a theorem's best proof is one example: the goal, the tactic's name (the class),
 its theorem arguments (positive premises) and premises it did not cite (negatives), drawn from
 the theorems loaded before the theorem: the most symbol-overlapping first (hard negatives, as
-in DeepHOL), the rest at random. Traces are read only through ``experiments.end_to_end.traces``.
+in DeepHOL), the rest at random. Traces are read only through the one trace loader.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ import torch
 from torch.utils.data import DataLoader
 
 from data.hol_light.database import TheoremDatabase, TheoremRecord
+from data.proof_tree import ProofStep
+from data.traces.loader import TraceLoader
+from data.traces.schema import ProofTrace
 from environments.base import Premise
 from environments.hol_light.tactics import (
     TACTIC_SIGNATURES,
@@ -30,8 +33,6 @@ from environments.hol_light.tactics import (
     ThmListArg,
     parse_tactic,
 )
-from experiments.end_to_end.proof_tree import ProofStep
-from experiments.end_to_end.traces import ProofTrace, iter_traces
 from models.end_to_end.tactic_models.fixed import FixedTacticModel
 from models.end_to_end.tactic_models.holist_model.model import HOListBatch, goal_sexp
 
@@ -114,7 +115,7 @@ class HOListDataModule(pl.LightningDataModule):
         self._premises = [Premise(r.name, r.statement, r.sexp) for r in self._database]
         self._ranker = FixedTacticModel(["ASM_MESON_TAC[{premises}]"], score="idf")
         best: dict[str, ProofTrace] = {}
-        loader = iter_traces(self.trace_files)
+        loader = TraceLoader(self.trace_files, progress="reading traces")
         for trace in loader:
             if self.splits is not None and trace.theorem.get("split") not in self.splits:
                 self.excluded_theorems += 1

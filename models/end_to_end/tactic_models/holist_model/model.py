@@ -17,9 +17,10 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from hydra.utils import get_class
-from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
+from data.jsonable import jsonable
+from data.proof_tree import Goal
 from environments.base import Premise, Suggestion
 from environments.hol_light.tactics import (
     TACTIC_SIGNATURES,
@@ -27,7 +28,6 @@ from environments.hol_light.tactics import (
     TacticRejected,
     parse_tactic,
 )
-from experiments.end_to_end.proof_tree import Goal
 from models.embeddings.base import TermEncoder
 from models.embeddings.vocabulary import Vocabulary
 from models.end_to_end.tactic_models.base import Premises, TacticModel, check_batch
@@ -66,17 +66,6 @@ def goal_sexp(goal: Goal) -> str:
     for hypothesis in reversed(goal.hypothesis_sexps):
         term = f"(a (a {_IMPLIES} {hypothesis}) {term})"
     return term
-
-
-def _plain(value: Any) -> Any:
-    """Config containers as plain dicts and lists, so checkpoints hold only JSON-like data."""
-    if isinstance(value, DictConfig):
-        return OmegaConf.to_container(value, resolve=True)
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 def build_encoder(config: Mapping[str, Any], vocabulary: Vocabulary) -> TermEncoder:
@@ -152,11 +141,11 @@ class HOListModel(pl.LightningModule):
         database: str | None = None,
     ) -> None:
         super().__init__()
-        encoder_config = _plain(encoder if encoder is not None else DEFAULT_ENCODER)
+        encoder_config = jsonable(encoder if encoder is not None else DEFAULT_ENCODER, "encoder")
         if vocabulary is None:
             vocab = Vocabulary.from_database(database, num_variable_names)
         else:
-            vocab = Vocabulary.from_dict(_plain(vocabulary))
+            vocab = Vocabulary.from_dict(jsonable(vocabulary, "vocabulary"))
         self.tactics = list(tactics) if tactics is not None else sorted(TACTIC_SIGNATURES)
         if not self.tactics or len(set(self.tactics)) != len(self.tactics):
             raise ValueError(f"HOListModel: tactics must be distinct and non-empty: {self.tactics}")
@@ -307,7 +296,11 @@ class HOListTacticModel(TacticModel):
         if ckpt_path is not None:
             self.reload(ckpt_path)
             return
-        config = {k: v for k, v in _plain(model or {}).items() if not k.startswith("_")}
+        config = {
+            k: v
+            for k, v in jsonable(model or {}, "tac_model.model").items()
+            if not k.startswith("_")
+        }
         # Seeded, so every prover of a run starts from the same untrained model.
         with torch.random.fork_rng(devices=[]):
             if seed is not None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from experiments.end_to_end.proof_tree import ErrorKind, Goal, ProofTree, Status
+from data.proof_tree import ErrorKind, Goal, ProofTree, Status
 from experiments.end_to_end.traces import ProofTrace, Timings, trace_path, write_trace
 from models.end_to_end.search_models.bestfs import BestFS
 

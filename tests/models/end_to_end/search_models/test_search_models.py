@@ -10,7 +10,7 @@ import pytest
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from experiments.end_to_end.proof_tree import (
+from data.proof_tree import (
     Edge,
     ErrorKind,
     Goal,

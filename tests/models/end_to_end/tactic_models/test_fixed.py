@@ -9,6 +9,7 @@ import pytest
 from omegaconf import DictConfig, OmegaConf
 
 from data.hol_light.database import TheoremDatabase
+from data.proof_tree import Goal
 from environments.base import Premise, Suggestion
 from environments.hol_light.tactics import (
     MAX_INPUT_CHARS,
@@ -17,7 +18,6 @@ from environments.hol_light.tactics import (
     ThmListArg,
     parse_tactic,
 )
-from experiments.end_to_end.proof_tree import Goal
 from models.end_to_end.tactic_models.base import Premises, TacticModel
 from models.end_to_end.tactic_models.fixed import FixedTacticModel, symbols
 from models.end_to_end.tactic_models.tac_models import build_tactic_model

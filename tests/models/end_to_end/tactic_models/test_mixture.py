@@ -6,8 +6,8 @@ import math
 
 import pytest
 
+from data.proof_tree import Goal
 from environments.base import Premise, Suggestion
-from experiments.end_to_end.proof_tree import Goal
 from models.end_to_end.tactic_models.base import Premises, TacticModel
 from models.end_to_end.tactic_models.mixture import MixtureTacticModel
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from data.hol_light.database import TheoremDatabase
-from experiments.end_to_end.proof_tree import ErrorKind, Goal, ProofTree
+from data.proof_tree import ErrorKind, Goal, ProofTree
 from experiments.end_to_end.traces import ProofTrace, Timings
 
 # A tiny model, so that each test builds and trains in seconds.

@@ -34,9 +34,6 @@ class ErrorKind(str, Enum):
     REJECTED = "rejected"
 
 
-_GOAL_FIELDS = ("conclusion", "hypotheses", "conclusion_sexp", "hypothesis_sexps")
-
-
 @dataclass(frozen=True)
 class Goal:
     """A goal as the prover states it; the s-expressions, when present, are its exact identity."""
@@ -59,48 +56,6 @@ class Goal:
         if self.conclusion_sexp is not None:
             return (self.hypothesis_sexps, self.conclusion_sexp)
         return (self.hypotheses, self.conclusion)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form, the one proof traces store."""
-        return {
-            "conclusion": self.conclusion,
-            "hypotheses": list(self.hypotheses),
-            "conclusion_sexp": self.conclusion_sexp,
-            "hypothesis_sexps": list(self.hypothesis_sexps),
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Goal:
-        """Inverse of `to_dict`; validates, since the dict usually comes from a file."""
-        if not isinstance(d, dict):
-            raise ValueError(f"Goal.from_dict: expected a dict, got {type(d).__name__}")
-        unknown = sorted(set(d) - set(_GOAL_FIELDS))
-        if unknown:
-            raise ValueError(
-                f"Goal.from_dict: unknown field(s) {unknown} (allowed: {_GOAL_FIELDS})"
-            )
-        if not isinstance(d.get("conclusion"), str):
-            raise ValueError("Goal.from_dict: field 'conclusion' must be a string")
-        conclusion_sexp = d.get("conclusion_sexp")
-        if conclusion_sexp is not None and not isinstance(conclusion_sexp, str):
-            raise ValueError("Goal.from_dict: field 'conclusion_sexp' must be a string or null")
-        lists: dict[str, tuple[str, ...]] = {}
-        for name in ("hypotheses", "hypothesis_sexps"):
-            value = d.get(name, [])
-            if not isinstance(value, (list, tuple)) or not all(isinstance(h, str) for h in value):
-                raise ValueError(f"Goal.from_dict: field '{name}' must be a list of strings")
-            lists[name] = tuple(value)
-        if lists["hypothesis_sexps"]:
-            if conclusion_sexp is None:
-                raise ValueError(
-                    "Goal.from_dict: field 'hypothesis_sexps' is set but 'conclusion_sexp' is null"
-                )
-            if len(lists["hypothesis_sexps"]) != len(lists["hypotheses"]):
-                raise ValueError(
-                    "Goal.from_dict: field 'hypothesis_sexps' must have one entry per hypothesis "
-                    f"({len(lists['hypothesis_sexps'])} != {len(lists['hypotheses'])})"
-                )
-        return cls(d["conclusion"], lists["hypotheses"], conclusion_sexp, lists["hypothesis_sexps"])
 
     def __str__(self) -> str:
         hyps = ", ".join(self.hypotheses)

@@ -1,6 +1,6 @@
 """Export HOL Light's named theorems to ``data/hol_light/theorems.jsonl``.
 
-    python -m data.hol_light.export [--output PATH] [--hol-dir /usr/share/hol-light]
+    python -m environments.hol_light.export [--output PATH] [--hol-dir /usr/share/hol-light]
 
 Asks a loaded HOL Light for every theorem in ``!theorems`` (statement and typed
 s-expression), rebuilds the load order from the sources ``hol.ml`` loads, assigns each theorem
@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
-import tempfile
 from pathlib import Path
 
+from data.files import write_atomic
 from data.hol_light.database import DEFAULT_PATH, TheoremRecord, split_of
-from data.hol_light.load_order import load_order, source_files
 from environments.hol_light.driver import shared_prover
+from environments.hol_light.load_order import load_order, source_files
 from environments.hol_light.process import DEFAULT_HOL_DIR
 
 log = logging.getLogger(__name__)
@@ -53,19 +52,13 @@ def export(output: Path, hol_dir: Path = DEFAULT_HOL_DIR) -> list[TheoremRecord]
                 hypothesis_sexps=goal.hypothesis_sexps,
             )
         )
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=output.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        for record in records:
-            handle.write(record.to_json() + "\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, output)
+    write_atomic(output, "".join(record.to_json() + "\n" for record in records))
     return records
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m data.hol_light.export",
+        prog="python -m environments.hol_light.export",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

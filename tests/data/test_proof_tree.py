@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from experiments.end_to_end.proof_tree import (
+from data.proof_tree import (
     Edge,
     ErrorKind,
     ErrorNode,

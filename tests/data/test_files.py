@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments.end_to_end import files
+from data import files
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temp(

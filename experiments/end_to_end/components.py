@@ -1,0 +1,103 @@
+"""Build the run's components from their Hydra config, and check them all before Ray starts.
+
+``env_config`` has three parts: ``name``, ``environment`` (a partial ``_target_`` taking
+``thm``) and ``theorems`` (a ``_target_`` returning a TheoremSource). Workers build their
+environment here, ``traces verify`` rebuilds one from a trace, and `check_components` builds
+every model and environment once in the driver, so a bad ``_target_`` or a missing checkpoint
+stops the run with one error naming the config key, before any actor is placed.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any, cast
+
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from data.jsonable import jsonable
+from environments.base import Environment, TheoremSource
+from experiments.end_to_end.config import ConfigError
+from models.end_to_end.search_models.base import SearchModel
+from models.end_to_end.tactic_models.tac_models import build_tactic_model, resolve_devices
+
+
+def plain_config(config: Mapping[str, Any] | DictConfig, where: str = "config") -> dict[str, Any]:
+    """A config node as plain, resolved JSON data (what crosses to Ray actors and into traces)."""
+    data: dict[str, Any] = jsonable(config, where)
+    return data
+
+
+def environment_factory(env_config: Mapping[str, Any] | DictConfig) -> functools.partial[Any]:
+    """The partial constructor ``env_cls(thm=..., ...)`` configured by ``env_config``."""
+    config = plain_config(env_config, "env_config")
+    try:
+        factory = instantiate(config["environment"])
+    except InstantiationException as e:
+        raise ConfigError(f"env_config.environment: {_cause(e)}") from e
+    if not isinstance(factory, functools.partial) or not (
+        isinstance(factory.func, type) and issubclass(factory.func, Environment)
+    ):
+        raise ConfigError(
+            "env_config.environment: must be a partial (_partial_: true) of an Environment "
+            f"subclass, got {config['environment'].get('_target_')!r}"
+        )
+    return factory
+
+
+def environment_class(env_config: Mapping[str, Any] | DictConfig) -> type[Environment]:
+    return cast(type[Environment], environment_factory(env_config).func)
+
+
+def theorem_source(env_config: Mapping[str, Any] | DictConfig) -> TheoremSource:
+    try:
+        return instantiate(plain_config(env_config, "env_config")["theorems"])  # type: ignore[no-any-return]
+    except InstantiationException as e:
+        raise ConfigError(f"env_config.theorems: {_cause(e)}") from e
+
+
+def make_env(environment: Mapping[str, Any], theorem: Mapping[str, Any]) -> Environment:
+    """An environment for ``theorem`` (trace form) as recorded in a trace's ``environment``."""
+    factory = environment_factory(environment["config"])
+    thm = cast(type[Environment], factory.func).theorem_from_dict(dict(theorem))
+    env: Environment = factory(thm=thm)
+    return env
+
+
+def check_components(cfg: DictConfig, first_theorem: Mapping[str, Any]) -> None:
+    """Build the tactic model, the search model and an environment once; ConfigError if not.
+
+    The tactic model is built on the CPU whatever its ``device`` (this checks that its config
+    and checkpoint load, not where it will run). The environment is made for the run's first
+    theorem, without starting its prover, and must use the run's theorem source.
+    """
+    tac_model = resolve_devices(plain_config(cfg.tac_model, "tac_model"), "cpu", override=True)
+    try:
+        build_tactic_model(tac_model)
+    except Exception as e:  # whatever the model's constructor raises, name it and stop
+        raise ConfigError(f"tac_model: {_cause(e)}") from e
+    try:
+        search = instantiate(plain_config(cfg.search_model, "search_model"))
+    except InstantiationException as e:
+        raise ConfigError(f"search_model: {_cause(e)}") from e
+    if not isinstance(search, SearchModel):
+        raise ConfigError(
+            f"search_model: _target_ {cfg.search_model.get('_target_')!r} built a "
+            f"{type(search).__name__}, not a SearchModel"
+        )
+    factory = environment_factory(cfg.env_config)
+    env_cls = cast(type[Environment], factory.func)
+    try:
+        env = factory(thm=env_cls.theorem_from_dict(dict(first_theorem)))
+        env.check_theorem_source(theorem_source(cfg.env_config))
+    except (ValueError, TypeError, OSError) as e:
+        raise ConfigError(f"env_config: {_cause(e)}") from e
+
+
+def _cause(error: BaseException) -> str:
+    """The innermost cause of a (Hydra-wrapped) error, as ``Type: message``."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return f"{type(error).__name__}: {error}"
