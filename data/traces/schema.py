@@ -213,7 +213,7 @@ class SearchEvent(BaseModel):
 class ProofTrace(TraceModel):
     """Everything about one proof attempt (see docs/traces.md)."""
 
-    schema_version: Literal[2] = SCHEMA_VERSION
+    schema_version: Literal[2] = 2
     theorem_id: str = Field(min_length=1)
     theorem: dict[str, Any] = Field(description="the environment's theorem record")
     environment: EnvironmentRecord

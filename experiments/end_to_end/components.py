@@ -73,6 +73,15 @@ def check_components(cfg: DictConfig, first_theorem: Mapping[str, Any]) -> None:
     and checkpoint load, not where it will run). The environment is made for the run's first
     theorem, without starting its prover, and must use the run's theorem source.
     """
+    if cfg.with_gpus and not cfg.ray_address:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                "with_gpus: true, but torch sees no CUDA device on this machine (set "
+                "with_gpus=false to run the models on the CPU, or join a cluster with GPUs "
+                "through ray_address)"
+            )
     tac_model = resolve_devices(plain_config(cfg.tac_model, "tac_model"), "cpu", override=True)
     try:
         build_tactic_model(tac_model)

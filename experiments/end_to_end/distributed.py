@@ -61,22 +61,27 @@ class PremiseRef:
 Request = tuple[Goal, Sequence[Premise], "asyncio.Future[list[Suggestion]]", int]
 
 
-@ray.remote
 class TacticServer:
     """Serves a tactic model to its provers, batching requests that arrive together.
 
     A batch is flushed as soon as every bound prover (``num_clients``) has a request pending,
     or it holds ``max_batch_size`` goals, or its oldest request has waited ``max_wait_s``.
+    Plain Python (``TacticServerActor`` is the Ray actor), so its batching is tested without Ray.
     """
 
     def __init__(
-        self, tac_model: dict[str, Any], max_batch_size: int, max_wait_s: float, num_clients: int
+        self,
+        tac_model: dict[str, Any],
+        max_batch_size: int,
+        max_wait_s: float,
+        num_clients: int,
+        device: str = "cpu",
     ) -> None:
         _configure_worker_process()
         from models.end_to_end.tactic_models.tac_models import build_tactic_model
 
-        # A model whose config leaves `device` null runs where this actor's resources are.
-        self.model = build_tactic_model(tac_model, device="cuda" if ray.get_gpu_ids() else "cpu")
+        # A model whose config leaves `device` null runs where this server's resources are.
+        self.model = build_tactic_model(tac_model, device=device)
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_s
         self.num_clients = num_clients
@@ -196,9 +201,12 @@ class Task:
     role: str = "eval"
 
 
-@ray.remote(max_restarts=0)
 class ProverWorker:
-    """Runs proof attempts one at a time; its environment process stays warm throughout."""
+    """Runs proof attempts one at a time; its environment process stays warm throughout.
+
+    ``ProverWorkerActor`` is the Ray actor; a worker that dies is replaced by the pool, not
+    restarted by Ray, so the pool knows which theorem it was attempting.
+    """
 
     def __init__(self, config: WorkerConfig, tactic_server: Any, client: int) -> None:
         _configure_worker_process()
@@ -270,6 +278,10 @@ class ProverWorker:
         trace = prover.prove(env, info)
         path = write_trace(trace, Path(self.config.run_dir))
         return AttemptRecord.of(trace, path, node_id=ray.get_runtime_context().get_node_id())
+
+
+TacticServerActor = ray.remote(TacticServer)
+ProverWorkerActor = ray.remote(max_restarts=0)(ProverWorker)
 
 
 def environment_record(env_config: dict[str, Any]) -> dict[str, Any]:

@@ -29,8 +29,8 @@ from data.traces.attempts import AttemptRecord
 from data.traces.files import write_trace
 from data.traces.schema import ProofTrace
 from experiments.end_to_end.distributed import (
-    ProverWorker,
-    TacticServer,
+    ProverWorkerActor,
+    TacticServerActor,
     TacticServerDied,
     Task,
     WorkerConfig,
@@ -61,6 +61,11 @@ class Resources:
     max_batch_size: int
     max_wait_s: float
     max_server_restarts: int = 3
+
+    @property
+    def device(self) -> str:
+        """Where the servers' models run: on their GPU share if they have one, else the CPU."""
+        return "cuda" if self.gpu_per_server > 0 else "cpu"
 
 
 OnResult = Callable[[Task, AttemptRecord], None]
@@ -98,14 +103,14 @@ class ProverPool:
 
     def _new_server(self) -> Any:
         r = self.resources
-        return TacticServer.options(  # type: ignore[attr-defined]
+        return TacticServerActor.options(  # type: ignore[attr-defined]
             num_gpus=r.gpu_per_server, num_cpus=0
-        ).remote(self.tac_model, r.max_batch_size, r.max_wait_s, r.provers_per_gpu)
+        ).remote(self.tac_model, r.max_batch_size, r.max_wait_s, r.provers_per_gpu, r.device)
 
     def _new_worker(self, slot: int) -> Any:
         r = self.resources
         server = self.servers[slot // r.provers_per_gpu]
-        return ProverWorker.options(  # type: ignore[attr-defined]
+        return ProverWorkerActor.options(  # type: ignore[attr-defined]
             num_cpus=r.cpu_per_prover, num_gpus=r.gpu_per_prover
         ).remote(self.worker_config, server, slot % r.provers_per_gpu)
 

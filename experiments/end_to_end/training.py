@@ -218,13 +218,14 @@ def apply_checkpoint_updates(
         if value is _MISSING:  # the seed's [group, field]: group.field <- checkpoint
             key, value = f"{key}.{source}", handoff["checkpoint"]
             why = f" (and the hand-off has no key {source!r})"
-        current = OmegaConf.select(out, key, default=_MISSING)
-        if current is _MISSING:
+        parent_key, _, leaf = key.rpartition(".")
+        parent = OmegaConf.select(out, parent_key) if parent_key else out
+        if not isinstance(parent, DictConfig) or leaf not in parent.keys():  # "???" too
             raise ValueError(
                 f"update_checkpoints[{i}]: the config has no key {key!r}{why}; "
                 f"add {key} to the config or fix the pair"
             )
-        if isinstance(current, DictConfig):
+        if isinstance(OmegaConf.select(out, key, throw_on_missing=False), DictConfig):
             raise ValueError(
                 f"update_checkpoints[{i}]: {key!r} is a config group; name one of its fields, "
                 f"e.g. {key}.ckpt_path"

@@ -242,37 +242,3 @@ def test_extract_proof_ties_take_the_earliest_edge() -> None:
 def test_goal_str() -> None:
     assert str(Goal("c", ("h1", "h2"))) == "h1, h2 |- c"
     assert str(Goal("c")) == "|- c"
-
-
-def test_goal_dict_round_trip() -> None:
-    g = Goal("x = y", ("y = x",), "(eq x y)", ("(eq y x)",))
-    d = g.to_dict()
-    assert d == {
-        "conclusion": "x = y",
-        "hypotheses": ["y = x"],
-        "conclusion_sexp": "(eq x y)",
-        "hypothesis_sexps": ["(eq y x)"],
-    }
-    assert Goal.from_dict(d) == g
-    assert Goal.from_dict(Goal("p").to_dict()) == Goal("p")
-    assert Goal.from_dict({"conclusion": "p"}) == Goal("p")
-
-
-@pytest.mark.parametrize(
-    ("bad", "field_name"),
-    [
-        ({"hypotheses": []}, "conclusion"),
-        ({"conclusion": 3}, "conclusion"),
-        ({"conclusion": "p", "hypotheses": "h"}, "hypotheses"),
-        ({"conclusion": "p", "hypotheses": [1]}, "hypotheses"),
-        ({"conclusion": "p", "conclusion_sexp": 1}, "conclusion_sexp"),
-        (
-            {"conclusion": "p", "conclusion_sexp": "p", "hypothesis_sexps": ["h"]},
-            "hypothesis_sexps",
-        ),
-        ({"conclusion": "p", "hypothesis": []}, "hypothesis"),
-    ],
-)
-def test_goal_from_dict_names_the_bad_field(bad: dict, field_name: str) -> None:
-    with pytest.raises(ValueError, match=f"'{field_name}'"):
-        Goal.from_dict(bad)

@@ -1,4 +1,4 @@
-"""Explore proof attempts: a Dash web app and a self-contained HTML export (DESIGN section 9).
+"""Explore proof attempts: a Dash web app and a self-contained HTML export.
 
 ``view.py`` turns one trace into what both front ends draw (graph elements, details, replay
 steps); ``overlays.py`` holds the search-specific hooks; ``runs.py`` indexes a run directory;

@@ -17,9 +17,10 @@ from dash import Dash, Input, Output, State, ctx, dcc, html
 from dash.dash_table.DataTable import DataTable
 from dash.development.base_component import Component
 
-from experiments.end_to_end.traces import STATUSES, TraceError
+from data.traces.files import TraceError
+from data.traces.schema import STATUSES
 from experiments.end_to_end.visualise.overlays import Row
-from experiments.end_to_end.visualise.runs import SORT_KEYS, RunIndex, read_trace
+from experiments.end_to_end.visualise.runs import SORT_KEYS, RunIndex, attempt_row, read_trace
 from experiments.end_to_end.visualise.view import attempt_view, replay_position
 
 ASSETS = Path(__file__).parent / "assets"
@@ -74,6 +75,7 @@ def _filters(index: RunIndex) -> html.Div:
 
 
 def _layout(index: RunIndex) -> html.Div:
+    rows = [attempt_row(e) for e in index.entries]
     return html.Div(
         [
             html.H2(f"Proof attempts: {index.source}"),
@@ -89,7 +91,7 @@ def _layout(index: RunIndex) -> html.Div:
                             DataTable(
                                 id="attempts",
                                 columns=[{"id": c, "name": n} for c, n in COLUMNS],
-                                data=cast(Any, [e.row() for e in index.entries]),  # dash's typing
+                                data=cast(Any, rows),  # dash's typing
                                 page_size=20,
                                 cell_selectable=True,
                                 style_cell={"fontSize": 12, "textAlign": "left"},
@@ -169,7 +171,7 @@ def make_app(source: Path | str, index: RunIndex | None = None) -> Dash:
     )
     def filter_attempts(statuses, iterations, name, sort):
         chosen = index.select(statuses or [], iterations or [], name or "", sort or "iteration")
-        return [e.row() for e in chosen]
+        return [attempt_row(e) for e in chosen]
 
     @app.callback(
         Output("current", "data"),

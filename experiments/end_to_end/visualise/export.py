@@ -21,8 +21,8 @@ import dash_cytoscape
 from tqdm import tqdm
 
 from data.files import write_atomic
-from experiments.end_to_end.traces import TraceError
-from experiments.end_to_end.visualise.runs import RunIndex, read_trace
+from data.traces.files import TraceError
+from experiments.end_to_end.visualise.runs import RunIndex, attempt_row, read_trace
 from experiments.end_to_end.visualise.view import attempt_view
 
 ASSETS = Path(__file__).parent / "assets"  # what the Dash app serves too: the styles
@@ -99,7 +99,7 @@ def export_html(index: RunIndex, out: Path, keys: Sequence[str] | None = None) -
         except TraceError as e:
             notices.append(f"Skipped {entry.path}: {e}")
             continue
-        rows.append({k: v for k, v in entry.row().items() if k != "path"})  # no local paths
+        rows.append({k: v for k, v in attempt_row(entry).items() if k != "path"})  # no local paths
     data = {
         "source": str(index.source),
         "notices": notices,

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from data.traces.schema import InternalNodeRecord, ModelRecord, SearchEvent
+
 Row = tuple[str, str]
 
 
@@ -24,34 +26,41 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+def extra(entry: SearchEvent) -> dict[str, Any]:
+    """A search-trace entry's own keys beyond ``step`` and ``event`` (``node``, ``score``...)."""
+    return entry.model_extra or {}
+
+
 class SearchOverlay:
     """The generic overlay: what every search's trace entries say. Subclass for more."""
 
     name = "generic"
 
-    def step_rows(self, select: Mapping[str, Any], responses: list[Mapping[str, Any]]) -> list[Row]:
+    def step_rows(self, select: SearchEvent, responses: list[SearchEvent]) -> list[Row]:
         """Rows describing one step: the selection and what came back."""
-        pushed = [n for r in responses for n in r.get("pushed", [])]
+        pushed = [n for r in responses for n in extra(r).get("pushed", [])]
         statuses: dict[str, int] = {}
         for r in responses:
-            statuses[str(r.get("status"))] = statuses.get(str(r.get("status")), 0) + 1
-        rows = [("score", fmt(select.get("score")))]
-        if "frontier" in select:
-            rows.append(("frontier after pop", fmt(select["frontier"])))
+            status = str(extra(r).get("status"))
+            statuses[status] = statuses.get(status, 0) + 1
+        chosen = extra(select)
+        rows = [("score", fmt(chosen.get("score")))]
+        if "frontier" in chosen:
+            rows.append(("frontier after pop", fmt(chosen["frontier"])))
         rows.append(("tactics applied", str(len(responses))))
         rows.append(
             ("edge statuses", ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())) or "-")
         )
         rows.append(("goals pushed", ", ".join(f"n{n}" for n in pushed) or "none"))
-        known = {"step", "event", "node", "score", "frontier"}
-        rows += [(k, fmt(v)) for k, v in sorted(select.items()) if k not in known]
+        known = {"node", "score", "frontier"}
+        rows += [(k, fmt(v)) for k, v in sorted(chosen.items()) if k not in known]
         return rows
 
-    def node_rows(self, node: Mapping[str, Any]) -> list[Row]:
+    def node_rows(self, node: InternalNodeRecord) -> list[Row]:
         """Rows for a goal's search-specific scores."""
-        return [(f"score: {k}", fmt(v)) for k, v in sorted(node.get("scores", {}).items())]
+        return [(f"score: {k}", fmt(v)) for k, v in sorted(node.scores.items())]
 
-    def node_data(self, node: Mapping[str, Any]) -> dict[str, Any]:
+    def node_data(self, node: InternalNodeRecord) -> dict[str, Any]:
         """Extra data on a goal's graph element, for `stylesheet` rules."""
         return {}
 
@@ -65,13 +74,13 @@ class BestFSOverlay(SearchOverlay):
 
     name = "bestfs"
 
-    def step_rows(self, select: Mapping[str, Any], responses: list[Mapping[str, Any]]) -> list[Row]:
+    def step_rows(self, select: SearchEvent, responses: list[SearchEvent]) -> list[Row]:
         rows = super().step_rows(select, responses)
-        return [("priority (BestFS)", fmt(select.get("score"))), *rows[1:]]
+        return [("priority (BestFS)", fmt(extra(select).get("score"))), *rows[1:]]
 
-    def node_data(self, node: Mapping[str, Any]) -> dict[str, Any]:
-        priority = node.get("scores", {}).get("priority")
-        return {"priority": priority} if isinstance(priority, (int, float)) else {}
+    def node_data(self, node: InternalNodeRecord) -> dict[str, Any]:
+        priority = node.scores.get("priority")
+        return {"priority": priority} if priority is not None else {}
 
     def stylesheet(self) -> list[dict[str, Any]]:
         # Higher priority, thicker outline: where BestFS wanted to go next.
@@ -89,8 +98,8 @@ OVERLAYS: dict[str, SearchOverlay] = {
 GENERIC = SearchOverlay()
 
 
-def overlay_for(models: Mapping[str, Any]) -> SearchOverlay:
+def overlay_for(models: Mapping[str, ModelRecord]) -> SearchOverlay:
     """The overlay of the search model a trace names (its `models` record); generic if unknown."""
     search = models.get("search_model")
-    target = search.get("target") if isinstance(search, Mapping) else None
-    return OVERLAYS.get(target, GENERIC) if isinstance(target, str) else GENERIC
+    target = search.target if search is not None else None
+    return OVERLAYS.get(target, GENERIC) if target is not None else GENERIC

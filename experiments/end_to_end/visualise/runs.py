@@ -1,28 +1,23 @@
 """The attempts of a run directory (or of trace files), for listing, filtering and sorting.
 
-The index keeps a few numbers per attempt and the trace's path; a trace is read again only
-when it is shown. Files that do not load (corrupt, another schema version) are kept in
-`skipped` with the loader's reason, so the front ends can say what they left out.
+The index keeps one `AttemptRecord` per attempt (a few numbers and the trace's path); a trace is
+read again only when it is shown. Files that do not load (corrupt, another schema version) are
+kept in `skipped` with the loader's reason, so the front ends can say what they left out.
 """
 
 from __future__ import annotations
 
-import sys
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
+from data.traces.attempts import AttemptRecord
+from data.traces.files import TRACES_DIR, TraceError, load_trace
+from data.traces.loader import TraceLoader
+from data.traces.schema import ProofTrace
 
-from experiments.end_to_end.traces import (
-    TRACES_DIR,
-    ProofTrace,
-    TraceError,
-    iter_traces,
-    load_trace,
-)
-
-SORT_KEYS = {
+SORT_KEYS: dict[str, Callable[[AttemptRecord], Any]] = {
     "time": lambda e: -e.total_s,
     "size": lambda e: -e.nodes,
     "theorem": lambda e: (e.theorem_id, e.iteration),
@@ -30,43 +25,21 @@ SORT_KEYS = {
 }
 
 
-def attempt_key(trace: ProofTrace) -> str:
-    """How the front ends name an attempt: ``<iteration>/<theorem id>``."""
-    return f"{trace.iteration}/{trace.theorem_id}"
-
-
-@dataclass(frozen=True)
-class AttemptEntry:
-    """One row of the attempt list."""
-
-    key: str
-    iteration: int
-    theorem_id: str
-    status: str
-    total_s: float
-    nodes: int
-    edges: int
-    expansions: int
-    proof_steps: int
-    path: str
-
-    @classmethod
-    def of(cls, trace: ProofTrace, path: Path) -> AttemptEntry:
-        return cls(
-            key=attempt_key(trace),
-            iteration=trace.iteration,
-            theorem_id=trace.theorem_id,
-            status=trace.status,
-            total_s=round(trace.timings.total_s, 3),
-            nodes=int(trace.counts.get("nodes", len(trace.nodes))),
-            edges=int(trace.counts.get("edges", len(trace.edges))),
-            expansions=int(trace.counts.get("expansions", 0)),
-            proof_steps=len(trace.proof),
-            path=str(path),
-        )
-
-    def row(self) -> dict[str, Any]:
-        return {"id": self.key, **asdict(self)}
+def attempt_row(entry: AttemptRecord) -> dict[str, Any]:
+    """One row of the attempt list, as both front ends (and ``static/standalone.js``) read it."""
+    return {
+        "id": entry.key,
+        "key": entry.key,
+        "iteration": entry.iteration,
+        "theorem_id": entry.theorem_id,
+        "status": entry.status,
+        "total_s": round(entry.total_s, 3),
+        "nodes": entry.nodes,
+        "edges": entry.edges,
+        "expansions": entry.expansions,
+        "proof_steps": entry.proof_length,
+        "path": entry.path,
+    }
 
 
 @dataclass
@@ -74,7 +47,7 @@ class RunIndex:
     """Every attempt found under a source, and what could not be read."""
 
     source: Path
-    entries: list[AttemptEntry]
+    entries: list[AttemptRecord]
     skipped: list[tuple[str, str]]
 
     @classmethod
@@ -89,18 +62,8 @@ class RunIndex:
         root = source / TRACES_DIR if (source / TRACES_DIR).is_dir() else source
         if source.is_dir() and not root.is_dir():
             return cls(source, [], [])
-        loader = iter_traces(root)
-        entries = []
-        bar = tqdm(
-            loader.with_paths(),
-            total=len(loader.files),
-            desc="reading traces",
-            unit="trace",
-            disable=not progress,
-            file=sys.stderr,
-        )
-        for path, trace in bar:
-            entries.append(AttemptEntry.of(trace, path))
+        loader = TraceLoader(root, progress="reading traces" if progress else None)
+        entries = [AttemptRecord.of(trace, path) for path, trace in loader.with_paths()]
         entries.sort(key=SORT_KEYS["iteration"])
         return cls(source, entries, [(str(p), reason) for p, reason in loader.skipped])
 
@@ -108,7 +71,7 @@ class RunIndex:
     def iterations(self) -> list[int]:
         return sorted({e.iteration for e in self.entries})
 
-    def find(self, key: str) -> AttemptEntry:
+    def find(self, key: str) -> AttemptRecord:
         for entry in self.entries:
             if entry.key == key:
                 return entry
@@ -120,7 +83,7 @@ class RunIndex:
         iterations: list[int] | None = None,
         name: str = "",
         sort: str = "iteration",
-    ) -> list[AttemptEntry]:
+    ) -> list[AttemptRecord]:
         """The entries that pass the filters (empty filter: all), in the chosen order."""
         if sort not in SORT_KEYS:
             raise ValueError(f"sort: {sort!r} is not one of {sorted(SORT_KEYS)}")
@@ -146,9 +109,11 @@ class RunIndex:
         return notes
 
 
-def read_trace(entry: AttemptEntry) -> ProofTrace:
+def read_trace(entry: AttemptRecord) -> ProofTrace:
     """Load an indexed trace again (it may have changed or broken since it was indexed)."""
+    if entry.path is None:
+        raise TraceError(f"attempt {entry.key}: the index holds no trace file for it")
     try:
-        return load_trace(Path(entry.path))
+        return load_trace(entry.path)
     except TraceError as e:
         raise TraceError(f"attempt {entry.key}: {e}") from e

@@ -4,17 +4,26 @@ Both front ends (the Dash app and the HTML export) draw exactly this JSON-ready 
 they show cannot drift apart. The AND/OR tree becomes a graph with one node per goal and one
 node per tactic application (the hyperedge), joined by plain edges: goal -> tactic -> each
 subgoal. Every element carries ``born``, the replay position from which it is visible:
-position 0 shows the root alone, position k the tree after k expansions (see `replay_styles`).
+position 0 shows the root alone, position k the tree after k expansions (see `replay_position`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from experiments.end_to_end.traces import ProofTrace
-from experiments.end_to_end.visualise.overlays import Row, SearchOverlay, fmt, overlay_for
-from experiments.end_to_end.visualise.runs import attempt_key
+from data.traces.attempts import AttemptRecord
+from data.traces.schema import (
+    EdgeRecord,
+    ErrorNodeRecord,
+    GoalRecord,
+    InternalNodeRecord,
+    NodeRecord,
+    ProofTrace,
+    SearchEvent,
+)
+from experiments.end_to_end.visualise.overlays import Row, SearchOverlay, extra, fmt, overlay_for
 
 ERROR_COLOURS = {
     "tactic_error": "#d73a49",
@@ -102,92 +111,95 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def goal_text(goal: Mapping[str, Any]) -> str:
+def goal_text(goal: GoalRecord) -> str:
     """A goal as a person reads it: hypotheses, then the turnstile and the conclusion."""
-    hyps = list(goal.get("hypotheses", []))
-    return "\n".join([*hyps, "⊢ " + str(goal.get("conclusion", ""))])
+    return "\n".join([*goal.hypotheses, "⊢ " + goal.conclusion])
 
 
-def _goal_label(goal: Mapping[str, Any]) -> str:
-    hyps = len(goal.get("hypotheses", []))
+def _goal_label(goal: GoalRecord) -> str:
+    hyps = len(goal.hypotheses)
     prefix = f"[{hyps} hyp{'s' if hyps != 1 else ''}] " if hyps else ""
-    return prefix + _short(str(goal.get("conclusion", "")), 70)
+    return prefix + _short(goal.conclusion, 70)
 
 
-def _replay_births(
-    trace: ProofTrace,
-) -> tuple[list[dict[str, Any]], dict[int, int], dict[int, int]]:
+@dataclass
+class _Step:
+    """One expansion of the replay: the ``select`` entry, its goal and the responses after it."""
+
+    select: SearchEvent
+    node: int
+    responses: list[SearchEvent] = field(default_factory=list)
+
+
+def _replay_births(trace: ProofTrace) -> tuple[list[_Step], dict[int, int], dict[int, int]]:
     """Group `search_trace` into steps and find when each edge and node first appears.
 
     Only the generic ``select``/``response`` entries are read; other events are ignored. An edge
     with no ``response`` entry appears when its goal was first expanded (or with its goal).
     """
-    steps: list[dict[str, Any]] = []
+    steps: list[_Step] = []
     edge_born: dict[int, int] = {}
     for entry in trace.search_trace:
-        if not isinstance(entry, Mapping):
-            continue
-        if entry.get("event") == "select" and isinstance(entry.get("node"), int):
-            steps.append({"select": entry, "responses": []})
-        elif entry.get("event") == "response" and steps and isinstance(entry.get("edge"), int):
-            steps[-1]["responses"].append(entry)
-            edge_born.setdefault(entry["edge"], len(steps))
+        keys = extra(entry)
+        if entry.event == "select" and isinstance(keys.get("node"), int):
+            steps.append(_Step(entry, keys["node"]))
+        elif entry.event == "response" and steps and isinstance(keys.get("edge"), int):
+            steps[-1].responses.append(entry)
+            edge_born.setdefault(keys["edge"], len(steps))
     first_expanded: dict[int, int] = {}
     for position, step in enumerate(steps, start=1):
-        first_expanded.setdefault(step["select"]["node"], position)
+        first_expanded.setdefault(step.node, position)
     node_born: dict[int, int] = {0: 0}
     for edge in trace.edges:  # execution order: a source is born before its edges
-        src_born = node_born.get(edge["src"], 0)
-        born = edge_born.get(edge["id"], first_expanded.get(edge["src"], src_born))
-        edge_born[edge["id"]] = born = max(born, src_born)
-        for dst in edge["dst"]:
+        src_born = node_born.get(edge.src, 0)
+        born = edge_born.get(edge.id, first_expanded.get(edge.src, src_born))
+        edge_born[edge.id] = born = max(born, src_born)
+        for dst in edge.dst:
             node_born[dst] = min(node_born.get(dst, born), born)
     return steps, edge_born, node_born
 
 
 def _proof_parts(trace: ProofTrace) -> tuple[set[int], set[int]]:
     """The edge ids of the extracted proof and the node ids it passes through."""
-    edges = {step["edge"] for step in trace.proof}
+    edges = {step.edge for step in trace.proof}
     nodes: set[int] = set()
     for edge in trace.edges:
-        if edge["id"] in edges:
-            nodes.add(edge["src"])
-            nodes.update(d for d in edge["dst"] if trace.nodes[d]["type"] == "proof_finished")
+        if edge.id in edges:
+            nodes.add(edge.src)
+            nodes.update(d for d in edge.dst if trace.nodes[d].type == "proof_finished")
     return edges, nodes
 
 
 def _node_element(
-    node: Mapping[str, Any], born: int, in_proof: bool, overlay: SearchOverlay
+    node: NodeRecord, born: int, in_proof: bool, overlay: SearchOverlay
 ) -> tuple[dict[str, Any], list[Row]]:
-    node_id = f"n{node['id']}"
-    kind = node["type"]
-    classes = [node["status"]]
+    node_id = f"n{node.id}"
+    classes = [node.status.value]
     rows: list[Row] = []
     data: dict[str, Any] = {"id": node_id, "born": born}
-    if kind == "internal":
+    if isinstance(node, InternalNodeRecord):
         classes.insert(0, "goal")
-        data["label"] = _goal_label(node["goal"])
+        data["label"] = _goal_label(node.goal)
         data.update(overlay.node_data(node))
-        goal = node["goal"]
         rows = [
             ("node", f"{node_id} (goal)"),
-            ("hypotheses", "\n".join(goal.get("hypotheses", [])) or "none"),
-            ("conclusion", str(goal.get("conclusion", ""))),
-            ("status", node["status"]),
-            ("depth", str(node["depth"])),
-            ("visit count", str(node["visit_count"])),
-            ("cumulative log-probability", fmt(node["cumulative_logprob"])),
-            ("distance to proof", fmt(node["distance_to_proof"])),
-            ("explored", "yes" if node["is_explored"] else "no"),
+            ("hypotheses", "\n".join(node.goal.hypotheses) or "none"),
+            ("conclusion", node.goal.conclusion),
+            ("status", node.status.value),
+            ("depth", str(node.depth)),
+            ("visit count", str(node.visit_count)),
+            ("cumulative log-probability", fmt(node.cumulative_logprob)),
+            ("distance to proof", fmt(node.distance_to_proof)),
+            ("explored", "yes" if node.is_explored else "no"),
             *overlay.node_rows(node),
         ]
-    elif kind == "error":
-        classes[:0] = ["error", node["kind"]]
-        data["label"] = node["kind"]
+    elif isinstance(node, ErrorNodeRecord):
+        classes[:0] = ["error", node.kind.value]
+        data["label"] = node.kind.value
         rows = [
             ("node", f"{node_id} (error)"),
-            ("error kind", node["kind"]),
-            ("message", node["message"] or "-"),
+            ("error kind", node.kind.value),
+            ("message", node.message or "-"),
         ]
     else:
         classes.insert(0, "finished")
@@ -201,13 +213,13 @@ def _node_element(
 
 
 def _edge_elements(
-    edge: Mapping[str, Any], born: int, in_proof: bool
+    edge: EdgeRecord, born: int, in_proof: bool
 ) -> tuple[list[dict[str, Any]], list[Row]]:
     """The tactic node of one edge and the connectors from its goal and to its subgoals."""
-    tactic_id = f"e{edge['id']}"
-    classes = ["tactic", edge["status"], edge["outcome"]] + (["proof"] if in_proof else [])
+    tactic_id = f"e{edge.id}"
+    classes = ["tactic", edge.status.value, edge.outcome] + (["proof"] if in_proof else [])
     link = " proof" if in_proof else ""
-    label = _short(edge["tactic"], 48)
+    label = _short(edge.tactic, 48)
     elements = [
         {
             "data": {"id": tactic_id, "label": label, "born": born, **_box(label, 8, extra_w=30)},
@@ -216,7 +228,7 @@ def _edge_elements(
         {
             "data": {
                 "id": f"{tactic_id}-in",
-                "source": f"n{edge['src']}",
+                "source": f"n{edge.src}",
                 "target": tactic_id,
                 "edge": tactic_id,
                 "born": born,
@@ -224,7 +236,7 @@ def _edge_elements(
             "classes": "link" + link,
         },
     ]
-    for i, dst in enumerate(edge["dst"]):
+    for i, dst in enumerate(edge.dst):
         elements.append(
             {
                 "data": {
@@ -239,14 +251,14 @@ def _edge_elements(
         )
     rows: list[Row] = [
         ("edge", f"{tactic_id} (tactic application)"),
-        ("tactic", edge["tactic"]),
-        ("log-probability", fmt(edge["logprob"])),
-        ("outcome", edge["outcome"]),
-        ("status", edge["status"]),
-        ("error message", edge["error"] or "-"),
-        ("time in environment", f"{edge['time_s']:.4f} s"),
-        ("goal", f"n{edge['src']}"),
-        ("leads to", ", ".join(f"n{d}" for d in edge["dst"]) or "-"),
+        ("tactic", edge.tactic),
+        ("log-probability", fmt(edge.logprob)),
+        ("outcome", edge.outcome),
+        ("status", edge.status.value),
+        ("error message", edge.error or "-"),
+        ("time in environment", f"{edge.time_s:.4f} s"),
+        ("goal", f"n{edge.src}"),
+        ("leads to", ", ".join(f"n{d}" for d in edge.dst) or "-"),
         ("in proof", "yes" if in_proof else "no"),
     ]
     return elements, rows
@@ -261,42 +273,40 @@ def attempt_view(trace: ProofTrace) -> dict[str, Any]:
     details: dict[str, list[Row]] = {}
     chosen_at: dict[int, list[int]] = {}
     for position, step in enumerate(steps, start=1):
-        chosen_at.setdefault(step["select"]["node"], []).append(position)
+        chosen_at.setdefault(step.node, []).append(position)
     for node in trace.nodes:
         element, rows = _node_element(
-            node, node_born.get(node["id"], 0), node["id"] in proof_nodes, overlay
+            node, node_born.get(node.id, 0), node.id in proof_nodes, overlay
         )
-        if node["id"] in chosen_at:
-            rows.append(("chosen at steps", ", ".join(map(str, chosen_at[node["id"]]))))
+        if node.id in chosen_at:
+            rows.append(("chosen at steps", ", ".join(map(str, chosen_at[node.id]))))
         elements.append(element)
         details[element["data"]["id"]] = rows
     for edge in trace.edges:
-        edge_elements, rows = _edge_elements(edge, edge_born[edge["id"]], edge["id"] in proof_edges)
+        edge_elements, rows = _edge_elements(edge, edge_born[edge.id], edge.id in proof_edges)
         elements += edge_elements
-        details[f"e{edge['id']}"] = rows
+        details[f"e{edge.id}"] = rows
     replay = [_replay_start(len(steps))]
     for position, step in enumerate(steps, start=1):
-        node_id = step["select"]["node"]
-        chosen = trace.nodes[node_id] if 0 <= node_id < len(trace.nodes) else None
-        goal = goal_text(chosen["goal"]) if chosen and chosen["type"] == "internal" else "?"
-        edges = [f"e{r['edge']}" for r in step["responses"]]
+        chosen = trace.nodes[step.node]  # the schema checks that a select names a node
+        goal = goal_text(chosen.goal) if isinstance(chosen, InternalNodeRecord) else "?"
+        edges = [f"e{extra(r)['edge']}" for r in step.responses]
         replay.append(
             {
-                "node": f"n{node_id}",
+                "node": f"n{step.node}",
                 "edges": edges,
-                "title": f"step {position} of {len(steps)}: expanded n{node_id}",
-                "rows": [("goal", goal), *overlay.step_rows(step["select"], step["responses"])],
+                "title": f"step {position} of {len(steps)}: expanded n{step.node}",
+                "rows": [("goal", goal), *overlay.step_rows(step.select, step.responses)],
                 "styles": [
                     {"selector": f"[born > {position}]", "style": {"display": "none"}},
-                    {"selector": f"#n{node_id}", "style": CHOSEN_STYLE},
+                    {"selector": f"#n{step.node}", "style": CHOSEN_STYLE},
                     *({"selector": f"#{e}", "style": FRESH_STYLE} for e in edges),
                 ],
             }
         )
-    t = trace.timings
-    counts = trace.counts
+    t, counts = trace.timings, trace.counts
     return {
-        "key": attempt_key(trace),
+        "key": AttemptRecord.of(trace).key,
         "theorem_id": trace.theorem_id,
         "status": trace.status,
         "summary": [
@@ -311,16 +321,15 @@ def attempt_view(trace: ProofTrace) -> dict[str, Any]:
             ),
             (
                 "effort",
-                f"{counts.get('expansions', 0)} expansions, {counts.get('nodes', 0)} nodes, "
-                f"{counts.get('edges', 0)} edges",
+                f"{counts.expansions} expansions, {counts.nodes} nodes, {counts.edges} edges",
             ),
-            ("errors", ", ".join(f"{k} {v}" for k, v in counts.get("errors", {}).items()) or "-"),
+            ("errors", ", ".join(f"{k} {v}" for k, v in counts.errors.items()) or "-"),
         ],
         "elements": elements,
         "details": details,
         "replay": replay,
         "proof": [
-            {"goal": goal_text(s["goal"]), "tactic": s["tactic"], "edge": f"e{s['edge']}"}
+            {"goal": goal_text(s.goal), "tactic": s.tactic, "edge": f"e{s.edge}"}
             for s in trace.proof
         ],
         "stylesheet": BASE_STYLESHEET + overlay.stylesheet(),

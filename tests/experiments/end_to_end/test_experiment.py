@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 import ray
 
+from data.traces.files import load_trace
 from experiments.end_to_end import end_to_end_experiment as experiment
 from experiments.end_to_end.config import ConfigError, compose
-from experiments.end_to_end.traces import load_trace, verify_run
+from experiments.end_to_end.traces import verify_run
 
 pytestmark = [pytest.mark.hol_light, pytest.mark.slow]
 

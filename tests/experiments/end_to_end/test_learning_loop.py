@@ -9,9 +9,10 @@ import pytest
 import ray
 import yaml
 
+from data.traces.files import load_trace
+from data.traces.loader import TraceLoader
 from experiments.end_to_end import end_to_end_experiment as experiment
 from experiments.end_to_end.config import compose
-from experiments.end_to_end.traces import iter_traces, load_trace
 from experiments.end_to_end.training import TrainingError
 
 pytestmark = [pytest.mark.hol_light, pytest.mark.slow]
@@ -66,7 +67,7 @@ def test_failed_training_leaves_a_resumable_run_and_the_loop_hands_off_the_check
     assert config_0["tac_model"]["ckpt_path"] is None
     second = [load_trace(p) for p in sorted((run_dir / "traces" / "1").glob("*.json.gz"))]
     assert len(second) == 8
-    assert all(t.models["tac_model"]["checkpoint"] == checkpoint for t in second)
+    assert all(t.models["tac_model"].checkpoint == checkpoint for t in second)
 
     # The DataModule reads this run's real traces: one example per proof step.
     from models.end_to_end.tactic_models.holist_model.datamodule import HOListDataModule
@@ -75,13 +76,11 @@ def test_failed_training_leaves_a_resumable_run_and_the_loop_hands_off_the_check
     data.setup("fit")
     proofs = {
         t.theorem_id: t
-        for t in iter_traces(run_dir / "traces")
+        for t in TraceLoader(run_dir / "traces")
         if t.proved and t.theorem["split"] == "train"  # evaluation theorems stay held out
     }
     expected = {
-        (tid, step["tactic"].split("[")[0].split()[0])
-        for tid, t in proofs.items()
-        for step in t.proof
+        (tid, step.tactic.split("[")[0].split()[0]) for tid, t in proofs.items() for step in t.proof
     }
     assert {(e.theorem, e.tactic) for e in data.examples} <= expected
     assert data.examples
@@ -93,8 +92,8 @@ def test_reloaded_tactic_server_serves_the_new_weights(tmp_path: Path) -> None:
     import json
     import subprocess
 
-    from experiments.end_to_end.distributed import TacticServer
-    from experiments.end_to_end.traces import write_trace
+    from data.traces.files import write_trace
+    from experiments.end_to_end.distributed import TacticServerActor
     from tests.models.end_to_end.tactic_models.holist_model.helpers import goal, trace
 
     add_sym, add_0 = goal("ADD_SYM"), goal("ADD_0")
@@ -127,10 +126,10 @@ def test_reloaded_tactic_server_serves_the_new_weights(tmp_path: Path) -> None:
     }
     ray.init(num_cpus=1, include_dashboard=False)
     try:
-        server = TacticServer.options(num_cpus=0).remote(config, 4, 0.001)
-        before = ray.get(server.get_tactics.remote(add_sym, []))
+        server = TacticServerActor.options(num_cpus=0).remote(config, 4, 0.001, 1)
+        before = ray.get(server.get_tactics.remote([add_sym], [[]]))
         ray.get(server.reload.remote(checkpoint))
-        after = ray.get(server.get_tactics.remote(add_sym, []))
+        after = ray.get(server.get_tactics.remote([add_sym], [[]]))
         assert ray.get(server.checkpoint.remote()) == checkpoint
     finally:
         ray.shutdown()

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from data.proof_tree import ErrorKind, Goal, ProofTree, Status
-from experiments.end_to_end.traces import ProofTrace, Timings, trace_path, write_trace
+from data.traces.files import trace_path, write_trace
+from data.traces.schema import ProofTrace, Timings
 from models.end_to_end.search_models.bestfs import BestFS
 
 ROOT = Goal("a /\\ b", conclusion_sexp="(conj a b)")
@@ -72,7 +73,7 @@ def search_trace_of(
 def write_old_schema(run_dir: Path, theorem_id: str, iteration: int = 0) -> Path:
     """A well-formed trace file of schema version 0."""
     path = trace_path(run_dir, iteration, theorem_id)
-    data = search_trace_of(theorem_id, iteration).to_dict()
+    data = search_trace_of(theorem_id, iteration).model_dump(mode="json")
     data["schema_version"] = 0
     path.parent.mkdir(parents=True, exist_ok=True)
     with gzip.open(path, "wt", encoding="utf-8") as f:

@@ -18,9 +18,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
 
-from experiments.end_to_end.traces import load_trace, write_trace
+from data.traces.attempts import AttemptRecord
+from data.traces.files import load_trace, write_trace
+from data.traces.schema import InternalNodeRecord, ProofTrace
 from experiments.end_to_end.visualise.runs import RunIndex
 
 from .conftest import REPO, export_with_cli, search_trace_of
@@ -143,37 +145,39 @@ def visible_nodes(page: Page) -> int:
     return int(page.evaluate("window.cy.nodes().filter((n) => n.visible()).length"))
 
 
-def proved_attempt(run_dir: Path):
+def proved_attempt(run_dir: Path) -> tuple[AttemptRecord, ProofTrace]:
     index = RunIndex.load(run_dir, progress=False)
     proved = [e for e in index.entries if e.status == "proved"]
     assert proved, "the real run proves at least one theorem (EQ_SYM with the fixed model)"
-    return proved[0], load_trace(Path(proved[0].path))
+    assert proved[0].path is not None
+    return proved[0], load_trace(proved[0].path)
 
 
-def check_attempt_view(page: Page, trace, shot: str) -> None:
+def check_attempt_view(page: Page, trace: ProofTrace, shot: str) -> None:
     """Click the root goal, a tactic of the proof and a connector; replay the search."""
-    root = trace.nodes[0]["goal"]
-    proof_edge = trace.proof[0]["edge"]
+    root = trace.nodes[0]
+    assert isinstance(root, InternalNodeRecord)
+    proof_edge = trace.proof[0].edge
     expect(page.locator("#summary-table")).to_contain_text(trace.theorem_id, timeout=WAIT_MS)
     click_graph(page, "n0")
     details = page.locator("#details")
     expect(details).to_contain_text("n0 (goal)", timeout=WAIT_MS)
-    expect(details).to_contain_text(root["conclusion"])
+    expect(details).to_contain_text(root.goal.conclusion)
     expect(details).to_contain_text("visit count")
     page.screenshot(path=str(ARTIFACTS / f"{shot}-goal.png"))
     click_graph(page, f"e{proof_edge}")
     expect(details).to_contain_text(f"e{proof_edge} (tactic application)", timeout=WAIT_MS)
-    expect(details).to_contain_text(trace.edges[proof_edge]["tactic"])
+    expect(details).to_contain_text(trace.edges[proof_edge].tactic)
     expect(details).to_contain_text("log-probability")
     assert row_value(page, "details-table", "in proof") == "yes"
-    assert row_value(page, "details-table", "outcome") == trace.edges[proof_edge]["outcome"]
+    assert row_value(page, "details-table", "outcome") == trace.edges[proof_edge].outcome
     page.screenshot(path=str(ARTIFACTS / f"{shot}-tactic.png"))
-    failed = next((e for e in trace.edges if e["status"] == "failed"), None)
+    failed = next((e for e in trace.edges if e.status == "failed"), None)
     if failed is not None:  # a plain edge of the graph shows the tactic it belongs to
-        click_graph(page, f"e{failed['id']}-out0")
-        expect(details).to_contain_text(f"e{failed['id']} (tactic application)", timeout=WAIT_MS)
-        expect(details).to_contain_text(failed["outcome"])
-    steps = trace.counts["expansions"]
+        click_graph(page, f"e{failed.id}-out0")
+        expect(details).to_contain_text(f"e{failed.id} (tactic application)", timeout=WAIT_MS)
+        expect(details).to_contain_text(failed.outcome)
+    steps = trace.counts.expansions
     expect(page.locator("#replay-title")).to_contain_text(f"step {steps} of {steps}")
     slider = page.locator("#replay [role=slider], input#replay").first
     slider.focus()
@@ -200,7 +204,7 @@ def test_app_on_a_real_run(page: Page, real_run: Path) -> None:
         click_through_app(page, url, entry, trace)
 
 
-def click_through_app(page: Page, url: str, entry, trace) -> None:
+def click_through_app(page: Page, url: str, entry: AttemptRecord, trace: ProofTrace) -> None:
     page.goto(url)
     expect(page.locator("#attempts")).to_contain_text(entry.theorem_id, timeout=WAIT_MS)
     page.get_by_label("proved", exact=True).check()
@@ -212,7 +216,7 @@ def click_through_app(page: Page, url: str, entry, trace) -> None:
     ).first.click()
     page.screenshot(path=str(ARTIFACTS / "app-selected.png"))
     check_attempt_view(page, trace, "app")
-    expect(page.locator("#proof")).to_contain_text(trace.proof[0]["tactic"])
+    expect(page.locator("#proof")).to_contain_text(trace.proof[0].tactic)
 
 
 @pytest.mark.hol_light
@@ -230,7 +234,7 @@ def test_exported_html_on_a_real_run(page: Page, real_run: Path, tmp_path: Path)
     page.locator(f"#attempts tr[data-key='{entry.key}']").click()
     proof = page.locator("#proof")
     for step in trace.proof:
-        expect(proof).to_contain_text(step["tactic"], timeout=WAIT_MS)
+        expect(proof).to_contain_text(step.tactic, timeout=WAIT_MS)
     check_attempt_view(page, trace, "html")
     assert remote == [], f"the export fetched {remote}"
 
@@ -242,11 +246,15 @@ def test_exported_html_shows_hostile_names_as_text(page: Page, tmp_path: Path) -
     done = export_with_cli(tmp_path / "run", out)
     assert done.returncode == 0, done.stderr
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     page.goto(out.as_uri())
-    expect(page.locator("#summary-table")).to_contain_text(
-        evil, timeout=WAIT_MS
-    )  # one attempt: shown
+    # One attempt: it is shown at once.
+    expect(page.locator("#summary-table")).to_contain_text(evil, timeout=WAIT_MS)
     assert page.locator("#app img").count() == 0 and dialogs == []
     page.screenshot(path=str(ARTIFACTS / "html-hostile-name.png"))
 
@@ -258,7 +266,7 @@ def test_app_starts_on_bad_input_and_says_what_it_skipped(
         page.goto(url)
         notices = page.locator("#notices")
         expect(notices).to_contain_text("ANCIENT", timeout=WAIT_MS)
-        expect(notices).to_contain_text("schema_version 0")
+        expect(notices).to_contain_text("schema_version: 0")
         expect(notices).to_contain_text("BROKEN")
         expect(page.locator("#attempts")).to_contain_text("OPEN_ONE")
         page.screenshot(path=str(ARTIFACTS / "app-bad-input.png"))

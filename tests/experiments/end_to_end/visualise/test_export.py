@@ -4,7 +4,7 @@ import json
 import re
 from pathlib import Path
 
-from experiments.end_to_end.traces import write_trace
+from data.traces.files import write_trace
 from experiments.end_to_end.visualise.__main__ import main
 from experiments.end_to_end.visualise.export import export_html, library_scripts
 from experiments.end_to_end.visualise.runs import RunIndex
@@ -28,7 +28,7 @@ def test_export_is_self_contained_and_holds_every_view(messy_run: Path, tmp_path
     assert sorted(data["views"]) == ["0/CONJ_AB", "0/OPEN_ONE", "1/CONJ_AB"]
     assert [e["id"] for e in data["entries"]] == ["0/CONJ_AB", "0/OPEN_ONE", "1/CONJ_AB"]
     assert all("path" not in e for e in data["entries"]), "no local paths in a shared file"
-    assert len(data["notices"]) == 2 and "schema_version 0" in " ".join(data["notices"])
+    assert len(data["notices"]) == 2 and "schema_version: 0" in " ".join(data["notices"])
     proof = data["views"]["0/CONJ_AB"]["proof"]
     assert [s["tactic"] for s in proof][:1] == ["CONJ_TAC"]
     assert not list(out.parent.glob(".*.tmp")), "written through a temp file"

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from experiments.end_to_end.traces import ProofTrace
+from data.traces.schema import ProofTrace
 from experiments.end_to_end.visualise import view as view_module
 from experiments.end_to_end.visualise.view import attempt_view, replay_position
 
@@ -23,14 +23,14 @@ def test_tree_becomes_goals_tactics_and_connectors() -> None:
     view = attempt_view(trace)
     elements = by_id(view)
     for node in trace.nodes:
-        assert f"n{node['id']}" in elements
+        assert f"n{node.id}" in elements
     for edge in trace.edges:
-        tactic = elements[f"e{edge['id']}"]
+        tactic = elements[f"e{edge.id}"]
         assert "tactic" in tactic["classes"]
-        links = [e for e in view["elements"] if e["data"].get("edge") == f"e{edge['id']}"]
+        links = [e for e in view["elements"] if e["data"].get("edge") == f"e{edge.id}"]
         assert {(e["data"]["source"], e["data"]["target"]) for e in links} == {
-            (f"n{edge['src']}", f"e{edge['id']}"),
-            *((f"e{edge['id']}", f"n{d}") for d in edge["dst"]),
+            (f"n{edge.src}", f"e{edge.id}"),
+            *((f"e{edge.id}", f"n{d}") for d in edge.dst),
         }
     classes = [e.get("classes", "").split() for e in view["elements"]]
     error_kinds = {c[1] for c in classes if c and c[0] == "error"}
@@ -40,12 +40,12 @@ def test_tree_becomes_goals_tactics_and_connectors() -> None:
 def test_proof_is_highlighted_and_listed() -> None:
     trace = search_trace_of()
     view = attempt_view(trace)
-    proof_edges = {f"e{s['edge']}" for s in trace.proof}
+    proof_edges = {f"e{s.edge}" for s in trace.proof}
     highlighted = {
         i for i, e in by_id(view).items() if "tactic" in e["classes"] and "proof" in e["classes"]
     }
     assert highlighted == proof_edges
-    assert [s["tactic"] for s in view["proof"]] == [s["tactic"] for s in trace.proof]
+    assert [s["tactic"] for s in view["proof"]] == [s.tactic for s in trace.proof]
     assert "BAD_TAC" not in {s["tactic"] for s in view["proof"]}
     assert "proof" not in by_id(view)[goal_id(view, "a /\\ b")]["classes"].split()[:1]
     assert "proof" in by_id(view)[goal_id(view, "a /\\ b")]["classes"]
@@ -55,8 +55,8 @@ def test_replay_births_follow_the_search_trace() -> None:
     trace = search_trace_of()
     view = attempt_view(trace)
     elements = by_id(view)
-    selects = [e for e in trace.search_trace if e["event"] == "select"]
-    assert len(view["replay"]) - 1 == len(selects) == trace.counts["expansions"]
+    selects = [e for e in trace.search_trace if e.event == "select"]
+    assert len(view["replay"]) - 1 == len(selects) == trace.counts.expansions
     root, a, c = (goal_id(view, x) for x in ("a /\\ b", "a", "c"))
     assert elements[root]["data"]["born"] == 0
     assert elements[a]["data"]["born"] == 1  # produced by the first expansion
@@ -87,12 +87,12 @@ def test_details_of_goals_tactics_and_errors() -> None:
     view = attempt_view(trace)
     a = dict(view["details"][goal_id(view, "a")])
     assert a["hypotheses"] == "h" and a["status"] == "proved" and a["visit count"] == "1"
-    bad = next(e for e in trace.edges if e["tactic"] == "BAD_TAC")
-    rows = dict(view["details"][f"e{bad['id']}"])
+    bad = next(e for e in trace.edges if e.tactic == "BAD_TAC")
+    rows = dict(view["details"][f"e{bad.id}"])
     assert rows["tactic"] == "BAD_TAC" and rows["log-probability"] == "-2"
     assert rows["outcome"] == "tactic_error" and rows["error message"] == "it broke"
     assert rows["time in environment"] == "0.1000 s"
-    error_node = dict(view["details"][f"n{bad['dst'][0]}"])
+    error_node = dict(view["details"][f"n{bad.dst[0]}"])
     assert error_node["error kind"] == "tactic_error" and error_node["message"] == "it broke"
 
 
@@ -109,9 +109,9 @@ def test_bestfs_overlay_and_generic_fallback() -> None:
 
 
 def test_unknown_search_trace_entries_leave_everything_visible() -> None:
-    data = search_trace_of().to_dict()
+    data = search_trace_of().model_dump(mode="json")
     data["search_trace"] = [{"step": 0, "event": "htps_backup", "values": [0.1]}]
-    view = attempt_view(ProofTrace.from_dict(data))
+    view = attempt_view(ProofTrace.model_validate(data))
     assert len(view["replay"]) == 1
     assert {e["data"]["born"] for e in view["elements"]} == {0}
     assert replay_position(view, 5)["title"] == "no search steps recorded"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from experiments.end_to_end.traces import write_trace
+from data.traces.files import write_trace
 from tests.models.end_to_end.tactic_models.holist_model.helpers import goal, trace
 
 

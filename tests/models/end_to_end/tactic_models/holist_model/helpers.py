@@ -6,7 +6,7 @@ from typing import Any
 
 from data.hol_light.database import TheoremDatabase
 from data.proof_tree import ErrorKind, Goal, ProofTree
-from experiments.end_to_end.traces import ProofTrace, Timings
+from data.traces.schema import ProofTrace, Timings
 
 # A tiny model, so that each test builds and trains in seconds.
 TINY_MODEL: dict[str, Any] = {

@@ -1,0 +1,44 @@
+"""A tactic model for the loop's fast tests: records every batch, fails on request, can crash."""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+
+from data.proof_tree import Goal
+from environments.base import Suggestion
+from models.end_to_end.tactic_models.base import Premises, TacticModel, check_batch
+
+
+class RecordingModel(TacticModel):
+    """Suggests ``tactics`` for every goal, uniformly. Goals whose conclusion contains ``fail``
+    make their batch raise; a goal containing ``crash`` kills the whole process (as a segfault
+    in model code would). ``batches`` lists the size of every call."""
+
+    def __init__(
+        self,
+        tactics: list[str],
+        fail: str = "<fail>",
+        crash: str = "<crash>",
+        device: str | None = None,
+        ckpt_path: str | None = None,
+    ) -> None:
+        self.tactics, self.fail, self.crash, self.device = tactics, fail, crash, device
+        self.batches: list[int] = []
+        self.threads: set[int] = set()
+        self.checkpoint = ckpt_path
+
+    def get_tactics(self, goals: list[Goal], premises: list[Premises]) -> list[list[Suggestion]]:
+        check_batch(goals, premises)
+        self.batches.append(len(goals))
+        self.threads.add(threading.get_ident())
+        if any(self.crash in g.conclusion for g in goals):
+            os._exit(3)
+        if any(self.fail in g.conclusion for g in goals):
+            raise ValueError(f"model error on a batch of {len(goals)}")
+        logprob = -math.log(len(self.tactics))
+        return [[(t, logprob) for t in self.tactics] for _ in goals]
+
+    def reload(self, checkpoint: str) -> None:
+        self.checkpoint = checkpoint
