@@ -1,4 +1,4 @@
-"""Train one model on the loop's traces and hand its checkpoint back (DESIGN section 6).
+"""Train one model on the loop's traces and hand its checkpoint back (docs/training.md).
 
     python -m experiments.lightning_runner --config-name=end_to_end/train/<model>/run \
         data_module.trace_files=<run_dir>/traces handoff=<path> [output_dir=<dir>] [k=v ...]

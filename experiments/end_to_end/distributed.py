@@ -10,13 +10,14 @@ places, watches and replaces these actors is in ``evaluation.py``.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import os
+import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,15 +59,16 @@ class PremiseRef:
     ref: Any  # ray.ObjectRef, wrapped so Ray does not resolve it on every call
 
 
-Request = tuple[Goal, Sequence[Premise], "asyncio.Future[list[Suggestion]]", int]
-
-
 class TacticServer:
     """Serves a tactic model to its provers, batching requests that arrive together.
 
-    A batch is flushed as soon as every bound prover (``num_clients``) has a request pending,
-    or it holds ``max_batch_size`` goals, or its oldest request has waited ``max_wait_s``.
-    Plain Python (``TacticServerActor`` is the Ray actor), so its batching is tested without Ray.
+    Each request runs on a thread of its own (the actor is threaded: cheaper per call than an
+    asyncio actor); one model thread takes the pending goals as a batch once the model is free
+    and either every bound prover (``num_clients``) is waiting, the batch is full
+    (``max_batch_size`` goals) or the oldest request has waited ``max_wait_s``, or came in while
+    the model was busy. While the model is busy, requests only accumulate: a smaller batch
+    started early would just queue behind it. Plain Python (``TacticServerActor`` is the Ray
+    actor), so its batching is tested without Ray.
     """
 
     def __init__(
@@ -85,98 +87,112 @@ class TacticServer:
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_s
         self.num_clients = num_clients
-        self._pending: list[Request] = []
-        self._timer: asyncio.Task[None] | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1)  # one model call at a time
         self.batches: list[int] = []
+        self._pending: list[_Request] = []
+        self._ready = threading.Condition()
+        self._model_lock = threading.Lock()  # model calls and reloads, one at a time
+        self._free_since = 0.0  # when the last model call ended
         self._premises: OrderedDict[str, Sequence[Premise]] = OrderedDict()
+        threading.Thread(target=self._serve, name="tactic-model", daemon=True).start()
 
     def ready(self) -> int:
         """The server's pid, once its model is built (the pool waits for this)."""
         return os.getpid()
 
-    async def _resolve(self, premises: Sequence[Premise] | PremiseRef) -> Sequence[Premise]:
-        if not isinstance(premises, PremiseRef):
-            return premises
-        key = premises.ref.hex()
-        if key in self._premises:
-            self._premises.move_to_end(key)
-            return self._premises[key]
-        resolved: Sequence[Premise] = await premises.ref
-        self._premises[key] = resolved
-        if len(self._premises) > 64:  # a few attempts per prover
-            self._premises.popitem(last=False)
-        return resolved
-
-    async def get_tactics(
+    def get_tactics(
         self,
         goals: list[Goal],
         premises: list[Sequence[Premise] | PremiseRef],
         client: int = 0,
     ) -> list[list[Suggestion]]:
         """Suggestions for one prover's goals (``premises[i]`` belongs to ``goals[i]``)."""
-        resolved = [await self._resolve(p) for p in premises]
-        loop = asyncio.get_running_loop()
-        futures: list[asyncio.Future[list[Suggestion]]] = []
-        for goal, goal_premises in zip(goals, resolved, strict=True):
-            future: asyncio.Future[list[Suggestion]] = loop.create_future()
-            self._pending.append((goal, goal_premises, future, client))
-            futures.append(future)
-        if self._full():
-            self._flush()
-        elif self._timer is None:
-            self._timer = asyncio.create_task(self._flush_later())
-        return list(await asyncio.gather(*futures))
+        requests = [
+            _Request(goal, self._resolve(p), client, time.monotonic(), Future())
+            for goal, p in zip(goals, premises, strict=True)
+        ]
+        with self._ready:
+            self._pending.extend(requests)
+            self._ready.notify()
+        return [request.future.result() for request in requests]
+
+    def _resolve(self, premises: Sequence[Premise] | PremiseRef) -> Sequence[Premise]:
+        if not isinstance(premises, PremiseRef):
+            return premises
+        key = premises.ref.hex()
+        with self._ready:
+            if key in self._premises:
+                self._premises.move_to_end(key)
+                return self._premises[key]
+        resolved: Sequence[Premise] = ray.get(premises.ref)
+        with self._ready:
+            self._premises[key] = resolved
+            if len(self._premises) > 64:  # a few attempts per prover
+                self._premises.popitem(last=False)
+        return resolved
 
     def _full(self) -> bool:
         """Enough to run now: a whole batch, or every bound prover is waiting on this server."""
         if len(self._pending) >= self.max_batch_size:
             return True
-        return len({client for *_, client in self._pending}) >= self.num_clients
+        return len({r.client for r in self._pending}) >= self.num_clients
 
-    async def _flush_later(self) -> None:
-        await asyncio.sleep(self.max_wait_s)
-        self._timer = None
-        self._flush()
+    def _next_batch(self) -> list[_Request]:
+        """Wait until the pending requests are ready to go, and take up to a batch of them."""
+        with self._ready:
+            while True:
+                if not self._pending:
+                    self._ready.wait()
+                    continue
+                oldest = self._pending[0].arrived
+                wait = oldest + self.max_wait_s - time.monotonic()
+                # A request that came in while the model was busy has waited a model call
+                # already: it goes now, and the model stays busy (requests pipeline).
+                if wait <= 0 or self._full() or oldest < self._free_since:
+                    batch = self._pending[: self.max_batch_size]
+                    del self._pending[: self.max_batch_size]
+                    return batch
+                self._ready.wait(wait)
 
-    def _flush(self) -> None:
-        if self._timer is not None and self._timer is not asyncio.current_task():
-            self._timer.cancel()
-            self._timer = None
-        batch = self._pending[: self.max_batch_size]
-        self._pending = self._pending[self.max_batch_size :]
-        if batch:
-            asyncio.create_task(self._run(batch))
-        if self._pending and self._timer is None:
-            self._timer = asyncio.create_task(self._flush_later())
-
-    async def _run(self, batch: list[Request]) -> None:
-        goals = [g for g, *_ in batch]
-        premises = [p for _, p, *_ in batch]
-        self.batches.append(len(batch))
-        loop = asyncio.get_running_loop()
-        try:
-            results = await loop.run_in_executor(
-                self._executor, self.model.get_tactics, goals, premises
-            )
-        except Exception as e:  # a model failure fails these requests, not the server
-            for _, _, future, _ in batch:
-                if not future.done():
-                    future.set_exception(e)
-            return
-        for (_, _, future, _), suggestions in zip(batch, results, strict=True):
-            if not future.done():
-                future.set_result(suggestions)
+    def _serve(self) -> None:
+        """The model thread: one batch at a time, for the life of the server."""
+        while True:
+            batch = self._next_batch()
+            self.batches.append(len(batch))
+            try:
+                with self._model_lock:
+                    results = self.model.get_tactics(
+                        [r.goal for r in batch], [r.premises for r in batch]
+                    )
+            except Exception as e:  # a model failure fails these requests, not the server
+                for request in batch:
+                    request.future.set_exception(e)
+            else:
+                for request, suggestions in zip(batch, results, strict=True):
+                    request.future.set_result(suggestions)
+            with self._ready:
+                self._free_since = time.monotonic()
 
     def reload(self, checkpoint: str) -> None:
         """Load new weights in place (the loop calls this between iterations)."""
-        self.model.reload(checkpoint)
+        with self._model_lock:
+            self.model.reload(checkpoint)
 
     def checkpoint(self) -> str | None:
         return self.model.checkpoint
 
     def batch_sizes(self) -> list[int]:
         return list(self.batches)
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One goal waiting for suggestions, and where its answer goes."""
+
+    goal: Goal
+    premises: Sequence[Premise]
+    client: int
+    arrived: float
+    future: Future[list[Suggestion]]
 
 
 @dataclass(frozen=True)
@@ -280,7 +296,7 @@ class ProverWorker:
         return AttemptRecord.of(trace, path, node_id=ray.get_runtime_context().get_node_id())
 
 
-TacticServerActor = ray.remote(TacticServer)
+TacticServerActor = ray.remote(TacticServer)  # threaded: the pool sets max_concurrency
 ProverWorkerActor = ray.remote(max_restarts=0)(ProverWorker)
 
 

@@ -104,7 +104,7 @@ class ProverPool:
     def _new_server(self) -> Any:
         r = self.resources
         return TacticServerActor.options(  # type: ignore[attr-defined]
-            num_gpus=r.gpu_per_server, num_cpus=0
+            num_gpus=r.gpu_per_server, num_cpus=0, max_concurrency=server_threads(r.provers_per_gpu)
         ).remote(self.tac_model, r.max_batch_size, r.max_wait_s, r.provers_per_gpu, r.device)
 
     def _new_worker(self, slot: int) -> Any:
@@ -208,6 +208,11 @@ class ProverPool:
     def shutdown(self) -> None:
         for actor in [*self.workers, *self.servers]:
             ray.kill(actor)
+
+
+def server_threads(provers: int) -> int:
+    """Threads a TacticServer needs: one per bound prover's request, and a few for the pool."""
+    return provers + 4
 
 
 def task_error_cause(error: Exception) -> str:

@@ -220,7 +220,7 @@ def apply_checkpoint_updates(
             why = f" (and the hand-off has no key {source!r})"
         parent_key, _, leaf = key.rpartition(".")
         parent = OmegaConf.select(out, parent_key) if parent_key else out
-        if not isinstance(parent, DictConfig) or leaf not in parent.keys():  # "???" too
+        if not isinstance(parent, DictConfig) or leaf not in parent.keys():  # noqa: SIM118 (keys() has "???" ones)
             raise ValueError(
                 f"update_checkpoints[{i}]: the config has no key {key!r}{why}; "
                 f"add {key} to the config or fix the pair"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -11,18 +11,23 @@ from data.proof_tree import Goal
 from experiments.end_to_end.distributed import TacticServer
 from tests.experiments.end_to_end.recording_model import RecordingModel
 
-MODEL = {
-    "_target_": "tests.experiments.end_to_end.recording_model.RecordingModel",
-    "tactics": ["t"],
-}
+MODEL = {"_target_": "tests.experiments.end_to_end.recording_model.RecordingModel", "tactics": ["t"]}
+ANSWER = [("t", 0.0)]
 
 
 def server(max_batch_size: int, max_wait_s: float, num_clients: int) -> TacticServer:
     return TacticServer(MODEL, max_batch_size, max_wait_s, num_clients)
 
 
-async def ask(s: TacticServer, client: int, goals: list[str]) -> Any:
-    return await s.get_tactics([Goal(g) for g in goals], [[] for _ in goals], client)
+def ask(s: TacticServer, client: int, goals: list[str]) -> Any:
+    return s.get_tactics([Goal(g) for g in goals], [[] for _ in goals], client)
+
+
+def concurrently(s: TacticServer, requests: list[list[str]]) -> list[Any]:
+    """Each request from its own prover (client k sends requests[k]), all at once."""
+    with ThreadPoolExecutor(len(requests)) as pool:
+        futures = [pool.submit(ask, s, k, goals) for k, goals in enumerate(requests)]
+        return [f.exception() or f.result() for f in futures]
 
 
 def model_of(s: TacticServer) -> RecordingModel:
@@ -34,59 +39,41 @@ def model_of(s: TacticServer) -> RecordingModel:
 def test_a_batch_flushes_as_soon_as_every_bound_prover_waits() -> None:
     # An hour of max_wait: only the early flush can answer before the test's timeout.
     s = server(max_batch_size=16, max_wait_s=3600.0, num_clients=2)
-
-    async def both() -> list[Any]:
-        return await asyncio.gather(ask(s, 0, ["a"]), ask(s, 1, ["b"]))
-
-    answers = asyncio.run(both())
-    assert answers == [[[("t", 0.0)]], [[("t", 0.0)]]]
+    assert concurrently(s, [["a"], ["b"]]) == [[ANSWER], [ANSWER]]
     assert model_of(s).batches == [2] and s.batch_sizes() == [2]
 
 
 @pytest.mark.timeout(60)
 def test_one_prover_with_several_goals_is_one_request() -> None:
     s = server(max_batch_size=16, max_wait_s=3600.0, num_clients=1)
-    answers = asyncio.run(ask(s, 0, ["a", "b", "c"]))
-    assert len(answers) == 3 and model_of(s).batches == [3]
+    assert ask(s, 0, ["a", "b", "c"]) == [ANSWER] * 3
+    assert model_of(s).batches == [3]
 
 
 def test_a_lone_request_waits_at_most_max_wait() -> None:
     s = server(max_batch_size=16, max_wait_s=0.01, num_clients=2)
-    asyncio.run(ask(s, 0, ["a"]))  # the other prover never asks: the timer flushes
+    assert ask(s, 0, ["a"]) == [ANSWER]  # the other prover never asks: the wait runs out
     assert model_of(s).batches == [1]
 
 
 @pytest.mark.timeout(60)
 def test_concurrent_requests_fill_batches_up_to_the_maximum() -> None:
     s = server(max_batch_size=4, max_wait_s=3600.0, num_clients=8)
-
-    async def clients() -> None:
-        await asyncio.gather(*(ask(s, k, [f"g{k}"]) for k in range(8)))
-
-    asyncio.run(clients())
+    answers = concurrently(s, [[f"g{k}"] for k in range(8)])
+    assert answers == [[ANSWER]] * 8
     assert model_of(s).batches == [4, 4]
-    assert len(model_of(s).threads) == 1  # one model call at a time, on the server's thread
+    assert len(model_of(s).threads) == 1  # one model thread, one call at a time
 
 
 @pytest.mark.timeout(60)
 def test_a_model_error_fails_only_its_batch() -> None:
-    s = server(max_batch_size=2, max_wait_s=3600.0, num_clients=4)
-
-    async def clients() -> list[Any]:
-        return await asyncio.gather(
-            ask(s, 0, ["<fail> here"]),
-            ask(s, 1, ["fine"]),
-            ask(s, 2, ["also fine"]),
-            ask(s, 3, ["fine too"]),
-            return_exceptions=True,
-        )
-
-    first, second, third, fourth = asyncio.run(clients())
-    assert isinstance(first, ValueError) and isinstance(second, ValueError)  # one batch
-    assert third == [[("t", 0.0)]] and fourth == [[("t", 0.0)]]
+    s = server(max_batch_size=1, max_wait_s=3600.0, num_clients=2)  # two batches of one
+    failing, fine = concurrently(s, [["<fail> here"], ["fine"]])
+    assert isinstance(failing, ValueError) and fine == [ANSWER]
+    s = server(max_batch_size=16, max_wait_s=3600.0, num_clients=2)  # one batch of two
+    assert all(isinstance(a, ValueError) for a in concurrently(s, [["<fail>"], ["fine"]]))
+    assert concurrently(s, [["fine"], ["also fine"]]) == [[ANSWER], [ANSWER]]  # still serving
     assert model_of(s).batches == [2, 2]
-    asyncio.run(ask(s, 0, ["after", "more"]))  # the server still serves
-    assert model_of(s).batches[-1] == 2
 
 
 def test_reload_reaches_the_model() -> None:

@@ -1,4 +1,4 @@
-"""Training data for the HOList tactic model, from proof traces (DESIGN section 6).
+"""Training data for the HOList tactic model, from proof traces (docs/training.md).
 
 Each step of a theorem's best proof is one example: the goal, the tactic's name (the class),
 its theorem arguments (positive premises) and premises it did not cite (negatives), drawn from
