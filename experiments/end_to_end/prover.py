@@ -119,15 +119,21 @@ class Prover:
                     tick = time.monotonic()
                     search.process_response(edge)
                     timings.search_s += time.monotonic() - tick
-                    if root.status != Status.OPEN or over_budget():
+                    if root.status != Status.OPEN:
                         break
-                env.tree.mark_explored(node)
+                    if over_budget():
+                        out_of_budget = True
+                        break
+                else:  # every suggestion was tried: nothing more will come from this goal
+                    env.tree.mark_explored(node)
                 expansions += 1
+                if out_of_budget:  # the goal keeps its untried tactics: open, not failed
+                    break
             tree = env.tree
         timings.total_s = time.monotonic() - started
         if root.status == Status.PROVED:
             status = "proved"
-        elif out_of_budget or (root.status == Status.OPEN and over_budget()):
+        elif out_of_budget or over_budget():
             status = "timeout"
         else:
             status = "failed"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+import time
 
 from data.proof_tree import Goal
 from environments.base import Suggestion
@@ -12,9 +13,10 @@ from models.end_to_end.tactic_models.base import Premises, TacticModel, check_ba
 
 
 class RecordingModel(TacticModel):
-    """Suggests ``tactics`` for every goal, uniformly. Goals whose conclusion contains ``fail``
-    make their batch raise; a goal containing ``crash`` kills the whole process (as a segfault
-    in model code would). ``batches`` lists the size of every call."""
+    """Suggests ``tactics`` for every goal, uniformly. A goal whose conclusion is ``fail`` makes
+    its batch raise (``fail="*"``: every batch raises); a goal containing ``crash`` kills the whole process (as a segfault
+    in model code would); every call takes at least ``delay_s``. ``batches`` lists the size of
+    every call."""
 
     def __init__(
         self,
@@ -23,8 +25,10 @@ class RecordingModel(TacticModel):
         crash: str = "<crash>",
         device: str | None = None,
         ckpt_path: str | None = None,
+        delay_s: float = 0.0,
     ) -> None:
         self.tactics, self.fail, self.crash, self.device = tactics, fail, crash, device
+        self.delay_s = delay_s
         self.batches: list[int] = []
         self.threads: set[int] = set()
         self.checkpoint = ckpt_path
@@ -33,9 +37,10 @@ class RecordingModel(TacticModel):
         check_batch(goals, premises)
         self.batches.append(len(goals))
         self.threads.add(threading.get_ident())
+        time.sleep(self.delay_s)
         if any(self.crash in g.conclusion for g in goals):
             os._exit(3)
-        if any(self.fail in g.conclusion for g in goals):
+        if any(self.fail in ("*", g.conclusion) for g in goals):
             raise ValueError(f"model error on a batch of {len(goals)}")
         logprob = -math.log(len(self.tactics))
         return [[(t, logprob) for t in self.tactics] for _ in goals]

@@ -16,7 +16,7 @@ import ray
 
 from data.traces.files import load_trace
 from experiments.end_to_end import end_to_end_experiment as experiment
-from experiments.end_to_end.config import ConfigError, compose
+from experiments.end_to_end.config import compose
 from experiments.end_to_end.traces import verify_run
 
 pytestmark = [pytest.mark.hol_light, pytest.mark.slow]
@@ -46,52 +46,21 @@ def test_default_config_runs_end_to_end(zygote, tmp_path: Path) -> None:
     result = experiment.run(compose(SMALL, str(run_dir)))
     (metrics,) = result["iterations"]
     assert metrics["attempted"] == 4
-    summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["iterations"][0]["attempted"] == 4
-    assert 0.0 <= summary["iterations"][0]["pass_at_1"] <= 1.0
-    for key in ("mean_time_s", "p95_time_s", "mean_model_s", "mean_env_s", "errors"):
-        assert key in summary["iterations"][0]
+    summary = json.loads((run_dir / "summary.json").read_text())["iterations"][0]
     assert len(traces_of(run_dir)) == 4
     traces = [load_trace(p) for p in traces_of(run_dir)]
     assert {t.status for t in traces} <= {"proved", "failed", "timeout"}
+    # The summary is the traces' own account: EQ_SYM (one of the four) is proved by `fixed`.
+    proved = sorted(t.theorem_id for t in traces if t.proved)
+    assert "EQ_SYM" in proved
+    assert (summary["attempted"], summary["proved"], summary["errored"]) == (4, len(proved), 0)
+    assert summary["pass_at_1"] == len(proved) / 4
+    assert summary["mean_time_s"] == pytest.approx(sum(t.timings.total_s for t in traces) / 4)
     assert all(t.search_trace for t in traces)
     report = verify_run(run_dir)
     assert report["failed"] == [] and report["checked"] == metrics["proved"]
     assert list((run_dir / "wandb").glob("offline-run-*")), "an offline WandB run is written"
     assert (run_dir / "configs" / "0.yaml").exists()
-
-
-@pytest.mark.parametrize(
-    ("override", "field"),
-    [
-        ("total_timeout=-1", "total_timeout"),
-        ("env_timeout=0", "env_timeout"),
-        ("num_theorems=100000", "num_theorems"),
-        ("split=dev", "split"),
-        ("num_sampled_tactics=0", "num_sampled_tactics"),
-        ("provers_per_gpu=3", "provers_per_gpu: 1 x 3 ProverWorkers .* need 3 CPUs"),
-        ("gpu_per_prover=0.5", "gpu_per_prover: the actors need 1 GPUs but num_gpus is 0"),
-        ("with_gpus=true num_gpus=3 logical_gpus=2", "num_gpus: 3 GPUs over 2 logical GPUs"),
-    ],
-)
-def test_bad_config_is_reported_before_ray_starts(
-    tmp_path: Path, override: str, field: str
-) -> None:
-    cfg = compose(override.split(), str(tmp_path / "run"))
-    with pytest.raises(ConfigError, match=field):
-        experiment.run(cfg)
-    assert not ray.is_initialized()
-
-
-def test_unknown_group_value_and_missing_theorem_file(tmp_path: Path) -> None:
-    from hydra.errors import MissingConfigException
-
-    with pytest.raises(MissingConfigException, match="search_model"):
-        compose(["search_model=nonesuch"])
-    cfg = compose(["env_config.theorems.path=/nonexistent/theorems.jsonl"], str(tmp_path / "run"))
-    with pytest.raises(ConfigError, match="env_config.theorems: .*/nonexistent/theorems.jsonl"):
-        experiment.run(cfg)
-    assert not ray.is_initialized()
 
 
 def _start(run_dir: Path, *overrides: str) -> subprocess.Popen[bytes]:
@@ -158,12 +127,12 @@ def test_killed_prover_worker_is_replaced_and_theorem_gets_a_trace(zygote, tmp_p
     def run_and_kill(self, tasks, iteration, on_result):
         def killer() -> None:
             time.sleep(1.0)  # inside the first attempt (it runs for up to total_timeout)
-            pid = ray.get(self.workers[0].pid.remote()) if not killed else None
+            pid = ray.get(self.workers[0].ready.remote()) if not killed else None
             if pid:
                 killed.append(pid)
                 os.kill(pid, signal.SIGKILL)
 
-        pids = [ray.get(w.pid.remote()) for w in self.workers]
+        pids = [ray.get(w.ready.remote()) for w in self.workers]
         thread = threading.Thread(target=killer)
         thread.start()
         try:

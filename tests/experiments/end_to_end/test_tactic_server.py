@@ -11,7 +11,10 @@ from data.proof_tree import Goal
 from experiments.end_to_end.distributed import TacticServer
 from tests.experiments.end_to_end.recording_model import RecordingModel
 
-MODEL = {"_target_": "tests.experiments.end_to_end.recording_model.RecordingModel", "tactics": ["t"]}
+MODEL = {
+    "_target_": "tests.experiments.end_to_end.recording_model.RecordingModel",
+    "tactics": ["t"],
+}
 ANSWER = [("t", 0.0)]
 
 
@@ -68,7 +71,7 @@ def test_concurrent_requests_fill_batches_up_to_the_maximum() -> None:
 @pytest.mark.timeout(60)
 def test_a_model_error_fails_only_its_batch() -> None:
     s = server(max_batch_size=1, max_wait_s=3600.0, num_clients=2)  # two batches of one
-    failing, fine = concurrently(s, [["<fail> here"], ["fine"]])
+    failing, fine = concurrently(s, [["<fail>"], ["fine"]])
     assert isinstance(failing, ValueError) and fine == [ANSWER]
     s = server(max_batch_size=16, max_wait_s=3600.0, num_clients=2)  # one batch of two
     assert all(isinstance(a, ValueError) for a in concurrently(s, [["<fail>"], ["fine"]]))

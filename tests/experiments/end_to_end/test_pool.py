@@ -1,0 +1,138 @@
+"""ProverPool on real Ray and the toy prover: a dead server or worker is healed, nothing lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import ray
+
+from data.toy.database import ToyTheorems
+from data.traces.attempts import AttemptRecord
+from data.traces.files import load_trace
+from environments.toy.env import ToyEnv, root_goal
+from experiments.end_to_end.distributed import Task, WorkerConfig
+from experiments.end_to_end.evaluation import PoolError, ProverPool, Resources
+
+MODEL = "tests.experiments.end_to_end.recording_model.RecordingModel"
+TACTICS = ["intro", "split", "assumption", "left", "right", "elim 0", "elim 1", "trivial"]
+TOY = {
+    "name": "toy",
+    "environment": {"_target_": "environments.toy.env.ToyEnv", "_partial_": True, "timeout": 1.0},
+    "theorems": {"_target_": "data.toy.database.ToyTheorems.cached", "path": None},
+}
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def tasks(count: int) -> list[Task]:
+    records = ToyTheorems.cached().split("train")[:count]
+    return [Task(ToyEnv.theorem_id(r), ToyEnv.theorem_to_dict(r), "eval") for r in records]
+
+
+def make_pool(run_dir: Path, provers: int = 2, **model: Any) -> ProverPool:
+    worker = WorkerConfig(
+        env_config=TOY,
+        search_model={"_target_": "models.end_to_end.search_models.bestfs.BestFS"},
+        num_sampled_tactics=8,
+        total_timeout=5.0,
+        env_timeout=5.0,
+        run_dir=str(run_dir),
+        models={},
+    )
+    resources = Resources(1, provers, 0.0, 0.0, 1.0, max_batch_size=8, max_wait_s=0.005)
+    return ProverPool({"_target_": MODEL, "tactics": TACTICS, **model}, worker, resources)
+
+
+def run_pool(pool: ProverPool, todo: list[Task], on_result: Any = None) -> dict[str, AttemptRecord]:
+    records: dict[str, AttemptRecord] = {}
+
+    def collect(task: Task, record: AttemptRecord) -> None:
+        assert task.theorem_id not in records, f"{task.theorem_id} reported twice"
+        records[task.theorem_id] = record
+        if on_result is not None:
+            on_result(len(records))
+
+    pool.run(todo, 0, collect)
+    return records
+
+
+def test_a_killed_tactic_server_is_replaced_and_no_attempt_is_lost(
+    local_ray: None, tmp_path: Path
+) -> None:
+    pool = make_pool(tmp_path, delay_s=0.02)  # slow calls: attempts are in flight at the kill
+    try:
+        killed: list[int] = []
+
+        def kill_server(done: int) -> None:
+            if done == 2 and not killed:
+                killed.append(ray.get(pool.servers[0].ready.remote()))
+                os.kill(killed[0], signal.SIGKILL)
+
+        todo = tasks(8)
+        records = run_pool(pool, todo, kill_server)
+        assert killed and pool.server_restarts == [1]
+        assert ray.get(pool.servers[0].ready.remote()) != killed[0]  # a new server process
+        assert set(records) == {t.theorem_id for t in todo}
+        assert {r.status for r in records.values()} <= {"proved", "failed", "timeout"}
+        assert all(load_trace(r.path).status == r.status for r in records.values() if r.path)
+    finally:
+        pool.shutdown()
+
+
+def test_a_killed_worker_is_replaced_and_its_theorem_retried(
+    local_ray: None, tmp_path: Path
+) -> None:
+    pool = make_pool(tmp_path, delay_s=0.02)
+    try:
+        killed: list[int] = []
+
+        def kill_worker(done: int) -> None:
+            if done == 2 and not killed:
+                killed.append(ray.get(pool.workers[1].ready.remote()))
+                os.kill(killed[0], signal.SIGKILL)
+
+        todo = tasks(8)
+        records = run_pool(pool, todo, kill_worker)
+        assert killed and ray.get(pool.workers[1].ready.remote()) != killed[0]
+        assert set(records) == {t.theorem_id for t in todo}
+        assert "error" not in {r.status for r in records.values()}
+    finally:
+        pool.shutdown()
+
+
+def test_an_attempt_that_raises_gets_an_error_trace_and_the_run_goes_on(
+    local_ray: None, tmp_path: Path
+) -> None:
+    todo = tasks(4)
+    doomed = root_goal(ToyTheorems.cached()[todo[1].theorem_id])  # its first model call raises
+    pool = make_pool(tmp_path, provers=1, fail=doomed.conclusion)  # batches of one prover
+    try:
+        records = run_pool(pool, todo)
+    finally:
+        pool.shutdown()
+    assert len(records) == 4 and records[todo[1].theorem_id].status == "error"
+    assert [r.status for r in records.values()].count("error") == 1
+    trace = load_trace(records[todo[1].theorem_id].path or "")
+    assert trace.status == "error" and trace.error.startswith("ValueError: model error")
+
+
+def test_a_model_that_cannot_be_built_stops_the_pool_before_any_attempt(
+    local_ray: None, tmp_path: Path
+) -> None:
+    with pytest.raises(PoolError, match=r"tac_model: the TacticServer could not build .*no_such"):
+        ProverPool(
+            {"_target_": "no_such_module.Model"},
+            WorkerConfig(TOY, {"_target_": "x"}, 1, 1.0, 1.0, str(tmp_path), {}),
+            Resources(1, 1, 0.0, 0.0, 1.0, 1, 0.0),
+        )
+    assert not (tmp_path / "traces").exists()
