@@ -10,7 +10,7 @@ import json
 import logging
 import sys
 
-from experiments.bench import batching, env, learning, scaling, search
+from experiments.bench import batching, capacity, env, learning, scaling, search
 
 BENCHMARKS = {
     "env": env,
@@ -18,6 +18,7 @@ BENCHMARKS = {
     "batching": batching,
     "scaling": scaling,
     "learning": learning,
+    "capacity": capacity,
 }
 
 

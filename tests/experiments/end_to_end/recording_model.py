@@ -1,9 +1,8 @@
-"""A tactic model for the loop's fast tests: records every batch, fails on request, can crash."""
+"""A tactic model for the loop's fast tests: records every batch, fails on request, slowly."""
 
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 
@@ -14,20 +13,18 @@ from models.end_to_end.tactic_models.base import Premises, TacticModel, check_ba
 
 class RecordingModel(TacticModel):
     """Suggests ``tactics`` for every goal, uniformly. A goal whose conclusion is ``fail`` makes
-    its batch raise (``fail="*"``: every batch raises); a goal containing ``crash`` kills the whole process (as a segfault
-    in model code would); every call takes at least ``delay_s``. ``batches`` lists the size of
-    every call."""
+    its batch raise (``fail="*"``: every batch raises); every call takes at least ``delay_s``.
+    ``batches`` lists the size of every call."""
 
     def __init__(
         self,
         tactics: list[str],
         fail: str = "<fail>",
-        crash: str = "<crash>",
         device: str | None = None,
         ckpt_path: str | None = None,
         delay_s: float = 0.0,
     ) -> None:
-        self.tactics, self.fail, self.crash, self.device = tactics, fail, crash, device
+        self.tactics, self.fail, self.device = tactics, fail, device
         self.delay_s = delay_s
         self.batches: list[int] = []
         self.threads: set[int] = set()
@@ -38,8 +35,6 @@ class RecordingModel(TacticModel):
         self.batches.append(len(goals))
         self.threads.add(threading.get_ident())
         time.sleep(self.delay_s)
-        if any(self.crash in g.conclusion for g in goals):
-            os._exit(3)
         if any(self.fail in ("*", g.conclusion) for g in goals):
             raise ValueError(f"model error on a batch of {len(goals)}")
         logprob = -math.log(len(self.tactics))
