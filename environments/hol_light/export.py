@@ -16,6 +16,7 @@ from pathlib import Path
 
 from data.files import write_atomic
 from data.hol_light.database import DEFAULT_PATH, TheoremRecord, split_of
+from data.proof_tree import Goal
 from environments.hol_light.driver import shared_prover
 from environments.hol_light.load_order import load_order, source_files
 from environments.hol_light.process import DEFAULT_HOL_DIR
@@ -53,6 +54,15 @@ def export(output: Path, hol_dir: Path = DEFAULT_HOL_DIR) -> list[TheoremRecord]
             )
         )
     write_atomic(output, "".join(record.to_json() + "\n" for record in records))
+    # A check of the export, not a filter: printed terms drop type annotations, so some
+    # statements parse back with other (invented) types; models see both forms.
+    exact = sum(
+        shared_prover().same_goal(Goal(r.statement, conclusion_sexp=r.sexp), Goal(r.statement))
+        for r in records
+    )
+    log.info(
+        "%d of %d printed statements parse back to exactly the exported term", exact, len(records)
+    )
     return records
 
 

@@ -270,6 +270,11 @@ def _label_problem(text: str) -> str | None:
     return None
 
 
+def is_theorem_name(name: str) -> bool:
+    """Whether ``name`` may stand as a theorem argument of a tactic (e.g. not ``Mod.thm``)."""
+    return _theorem_name_problem(name) is None
+
+
 def _theorem_name_problem(name: str) -> str | None:
     """Why ``name`` may not be a theorem name, syntactically (None if it may)."""
     if not _is_ident(name):

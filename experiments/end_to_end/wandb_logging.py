@@ -14,6 +14,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from data.files import write_atomic
 from data.traces.attempts import AttemptRecord
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ class RunLogger:
             # Offline, every start is its own run: a killed start's WandB service may still
             # hold the previous id for a while.
             run_id = uuid.uuid4().hex[:8]
-        id_file.write_text(run_id)
+        write_atomic(id_file, run_id)
         os.environ.setdefault("WANDB_SILENT", "true")
         self.run = wandb.init(
             project=cfg.exp_config.experiment,

@@ -14,12 +14,19 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from data.proof_tree import Goal
 from environments.base import Premise, Suggestion
 
 # Only for validation: templates and premise names are checked against the safe grammar here,
 # so a bad config fails when the model is built, not as rejected tactics during search.
-from environments.hol_light.tactics import MAX_INPUT_CHARS, TacticRejected, parse_tactic
+from environments.hol_light.tactics import (
+    MAX_INPUT_CHARS,
+    TacticRejected,
+    is_theorem_name,
+    parse_tactic,
+)
 from models.end_to_end.tactic_models.base import Premises, TacticModel, check_batch
 
 PLACEHOLDER = "{premises}"
@@ -54,11 +61,6 @@ def _goal_symbols(goal: Goal) -> frozenset[str]:
     return frozenset(found)
 
 
-def _logsumexp(values: Sequence[float]) -> float:
-    top = max(values)
-    return top + math.log(math.fsum(math.exp(v - top) for v in values))
-
-
 def _unit_weights(goal: frozenset[str], shared: list[frozenset[str]]) -> dict[str, float]:
     """Plain overlap: every shared symbol counts once."""
     return dict.fromkeys(goal, 1.0)
@@ -86,15 +88,6 @@ class _PremiseInfo:
     statement: str
     symbols: frozenset[str]
     citable: bool
-
-
-def _citable(name: str) -> bool:
-    """Whether ``name`` may appear in a theorem list of the grammar (e.g. not `Mod.thm`)."""
-    try:
-        parse_tactic(f"REWRITE_TAC[{name}]")
-    except TacticRejected:
-        return False
-    return True
 
 
 def _check_template(template: str) -> None:
@@ -154,7 +147,7 @@ class FixedTacticModel(TacticModel):
             bad = [p for p in priors if not math.isfinite(p)]
             if bad:
                 raise ValueError(f"FixedTacticModel: log_priors must be finite, got {bad}")
-        total = _logsumexp(priors)
+        total = float(np.logaddexp.reduce(priors))
         self.log_priors = [p - total for p in priors]
         if isinstance(num_premises, bool) or not isinstance(num_premises, int):
             raise ValueError(f"FixedTacticModel: num_premises must be an int, got {num_premises!r}")
@@ -204,7 +197,7 @@ class FixedTacticModel(TacticModel):
     def _info(self, premise: Premise) -> _PremiseInfo:
         info = self._premises.get(premise.name)
         if info is None or info.statement != premise.statement:
-            citable = info.citable if info is not None else _citable(premise.name)
+            citable = info.citable if info is not None else is_theorem_name(premise.name)
             info = _PremiseInfo(premise.statement, symbols(premise.statement), citable)
             self._premises[premise.name] = info
         return info
@@ -227,5 +220,5 @@ class FixedTacticModel(TacticModel):
         for template, logprob in zip(self.templates, self.log_priors, strict=True):
             tactic = template.replace(PLACEHOLDER, theorem_list)
             previous = merged.get(tactic)
-            merged[tactic] = logprob if previous is None else _logsumexp([previous, logprob])
+            merged[tactic] = logprob if previous is None else float(np.logaddexp(previous, logprob))
         return sorted(merged.items(), key=lambda item: -item[1])

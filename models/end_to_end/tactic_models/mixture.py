@@ -11,6 +11,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from data.proof_tree import Goal
 from environments.base import Suggestion
 from models.end_to_end.tactic_models.base import Premises, TacticModel
@@ -68,7 +70,9 @@ class MixtureTacticModel(TacticModel):
                 for tactic, logprob in suggestions[i]:
                     term = log_w + logprob
                     previous = scores.get(tactic)
-                    scores[tactic] = term if previous is None else _logaddexp(previous, term)
+                    scores[tactic] = (
+                        term if previous is None else float(np.logaddexp(previous, term))
+                    )
             ranked = sorted(scores.items(), key=lambda item: -item[1])
             mixed.append(ranked[: self.max_suggestions] if self.max_suggestions else ranked)
         return mixed
@@ -85,8 +89,3 @@ class MixtureTacticModel(TacticModel):
         if not reloaded:
             raise NotImplementedError("no component of this mixture has weights to reload")
         self.checkpoint = checkpoint
-
-
-def _logaddexp(a: float, b: float) -> float:
-    high, low = (a, b) if a >= b else (b, a)
-    return high + math.log1p(math.exp(low - high))

@@ -26,6 +26,7 @@ from environments.hol_light.tactics import (
     TACTIC_SIGNATURES,
     ArgKind,
     TacticRejected,
+    is_theorem_name,
     parse_tactic,
 )
 from models.embeddings.base import TermEncoder
@@ -292,7 +293,6 @@ class HOListTacticModel(TacticModel):
         self._cache: dict[str, tuple[str, int]] = {}  # name -> (text, row of _matrix)
         self._chunks: list[Tensor] = []
         self._matrix: Tensor | None = None
-        self._citable: dict[str, bool] = {}
         if ckpt_path is not None:
             self.reload(ckpt_path)
             return
@@ -382,7 +382,7 @@ class HOListTacticModel(TacticModel):
         missing: dict[str, str] = {}
         for premise in premises:
             name = premise.name
-            if name in seen or not self._is_citable(name):
+            if name in seen or not is_theorem_name(name):
                 continue
             seen.add(name)
             text = premise.sexp if premise.sexp is not None else premise.statement
@@ -405,15 +405,3 @@ class HOListTacticModel(TacticModel):
                 self._cache[name] = (text, start + offset + j)
         self._chunks = [torch.cat(self._chunks)]
         self._matrix = self._chunks[0]
-
-    def _is_citable(self, name: str) -> bool:
-        """Whether the grammar accepts ``name`` as a theorem argument (cached per name)."""
-        found = self._citable.get(name)
-        if found is None:
-            try:
-                parse_tactic(f"ACCEPT_TAC {name}")
-                found = True
-            except TacticRejected:
-                found = False
-            self._citable[name] = found
-        return found
