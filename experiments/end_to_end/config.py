@@ -160,6 +160,7 @@ def _devices(node: Any, path: str) -> list[tuple[str, Any]]:
     found = []
     if isinstance(node, DictConfig):
         for key in node:
+            key = str(key)
             child = node[key]
             if key == "device":
                 found.append((f"{path}.device", child))

@@ -228,13 +228,13 @@ class ProverWorker:
         _configure_worker_process()
         from hydra.utils import instantiate
 
-        from experiments.end_to_end.components import environment_factory
+        from experiments.end_to_end.components import environment_class, environment_factory
 
         self.config = config
         self.server = tactic_server
         self.client = client
         self.env_factory = environment_factory(config.env_config)
-        self.env_cls = self.env_factory.func
+        self.env_cls = environment_class(config.env_config)
         self.env_cls.warm_up()  # before any attempt's clock starts
         self._premise_refs: dict[int, tuple[Sequence[Premise], PremiseRef]] = {}
         self.search_model = instantiate(config.search_model)
@@ -305,7 +305,7 @@ def environment_record(env_config: dict[str, Any]) -> dict[str, Any]:
     return {"name": env_config.get("name", ""), "config": env_config}
 
 
-def actor_error_cause(error: RayActorError) -> str:
+def actor_error_cause(error: Exception) -> str:
     """The exception that killed an actor, as its last traceback line (``Type: message``)."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     return lines[-1] if lines else type(error).__name__
