@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m experiments.bench", description=__doc__)
     sub = parser.add_subparsers(dest="name", required=True)
     for name, module in BENCHMARKS.items():
-        module.add_arguments(sub.add_parser(name, help=module.__doc__.splitlines()[0]))
+        module.add_arguments(sub.add_parser(name, help=(module.__doc__ or name).splitlines()[0]))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     result = BENCHMARKS[args.name].run(args)

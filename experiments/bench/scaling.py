@@ -33,7 +33,6 @@ def _rate(cfg: Any, provers: int, tasks: list[Any]) -> float:
         worker, resources = actor_configs(cfg, Path(run_dir))
         resources = dataclasses.replace(resources, logical_gpus=1, provers_per_gpu=provers)
         pool = ProverPool(plain_config(cfg.tac_model), worker, resources)
-        ray.get([w.pid.remote() for w in pool.workers])  # actors up before the clock starts
         pool.run(tasks[:2], 0, lambda task, summary: None)  # warm: servers forked, code hot
         started = time.perf_counter()
         pool.run(tasks, 1, lambda task, summary: None)
