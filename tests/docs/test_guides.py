@@ -3,8 +3,10 @@
 Each guide marks its example module with ``<!-- guide-test: module <dotted.name> -->`` and its
 config with ``<!-- guide-test: config <group>/<option>.yaml -->`` right above the code block.
 The modules are installed under their dotted names for the test (so the configs' ``_target_``s
-resolve) and built through the loop's own code: the toy environment, the DFS search and the
-each-premise tactic model prove theorems together with the real ``Prover`` and ``ProofTree``.
+resolve) and built through the loop's own code: the conjunction environment, the DFS search and
+the each-premise tactic model prove theorems together with the real ``Prover`` and
+``ProofTree``. The environment guide also shows the toy prover's real config, which must be the
+shipped file.
 """
 
 from __future__ import annotations
@@ -28,15 +30,17 @@ from data.proof_tree import (
     ProofTree,
     Status,
 )
+from data.traces.files import load_trace, write_trace
 from environments.base import Premise
+from environments.replay import replay
 from experiments.end_to_end.components import (
     environment_class,
     environment_factory,
     make_env,
     theorem_source,
 )
+from experiments.end_to_end.config import CONFIG_DIR
 from experiments.end_to_end.prover import AttemptInfo, Prover
-from experiments.end_to_end.traces import load_trace, replay, write_trace
 from models.end_to_end.search_models.base import FrontierSearch
 from models.end_to_end.tactic_models.base import TacticModel
 from models.end_to_end.tactic_models.tac_models import build_tactic_model
@@ -79,7 +83,8 @@ def guide_modules(monkeypatch: pytest.MonkeyPatch) -> dict[str, types.ModuleType
         if kind != "module":
             continue
         parts = name.split(".")
-        for i in range(1, len(parts)):  # parent packages that do not exist (environments.toy)
+        # Parent packages that do not exist (environments.conjunction) are made empty.
+        for i in range(1, len(parts)):
             parent = ".".join(parts[:i])
             if parent not in sys.modules:
                 try:
@@ -95,11 +100,12 @@ def guide_modules(monkeypatch: pytest.MonkeyPatch) -> dict[str, types.ModuleType
 
 def test_every_guide_module_has_a_config(guide_modules: dict[str, types.ModuleType]) -> None:
     assert set(guide_modules) == {
-        "environments.toy.env",
+        "environments.conjunction.env",
         "models.end_to_end.search_models.dfs",
         "models.end_to_end.tactic_models.each_premise",
     }
     assert {name for kind, name in BLOCKS if kind == "config"} == {
+        "env_config/conjunction.yaml",
         "env_config/toy.yaml",
         "search_model/dfs.yaml",
         "tac_model/each_premise.yaml",
@@ -153,10 +159,18 @@ def test_dfs_expands_the_newest_goal_first_and_records_the_trace(
     assert [e["frontier"] for e in search.search_trace if e["event"] == "select"] == [0, 1, 1, 0]
 
 
-def test_toy_environment_turns_every_failure_into_an_error_node(
+def test_the_guide_shows_the_toy_provers_real_config() -> None:
+    shipped = (CONFIG_DIR / "env_config" / "toy.yaml").read_text()
+    assert BLOCKS["config", "env_config/toy.yaml"] == shipped, (
+        "docs/adding_an_environment.md: the toy config block differs from "
+        "configs/end_to_end/env_config/toy.yaml; copy the file into the guide"
+    )
+
+
+def test_minimal_environment_turns_every_failure_into_an_error_node(
     guide_modules: dict[str, types.ModuleType],
 ) -> None:
-    env_config = config("env_config/toy.yaml")
+    env_config = config("env_config/conjunction.yaml")
     factory = environment_factory(env_config)
     (theorem, _) = theorem_source(env_config).split("valid")
     with factory(thm=theorem) as (env, root):
@@ -169,7 +183,7 @@ def test_toy_environment_turns_every_failure_into_an_error_node(
     assert [d.goal.conclusion for d in split.dst if isinstance(d, InternalNode)] == ["p", "q /\\ r"]
     cls = environment_class(env_config)
     assert cls.theorem_from_dict(cls.theorem_to_dict(theorem)) == theorem
-    with pytest.raises(ValueError, match="not a toy theorem record"):
+    with pytest.raises(ValueError, match="not a conjunction theorem record"):
         cls.theorem_from_dict({"statement": "p"})
 
 
@@ -193,7 +207,7 @@ def test_tactic_model_suggestions_are_sorted_and_normalised(
 def test_the_three_guides_prove_and_replay_together(
     guide_modules: dict[str, types.ModuleType], tmp_path: Path
 ) -> None:
-    env_config = config("env_config/toy.yaml")
+    env_config = config("env_config/conjunction.yaml")
     factory = environment_factory(env_config)
     cls = environment_class(env_config)
     model = build_tactic_model(config("tac_model/each_premise.yaml"))
@@ -224,6 +238,6 @@ def test_the_three_guides_prove_and_replay_together(
                 "ACCEPT_TAC q",
                 "ACCEPT_TAC r",
             ]
-            ok, reason = replay(trace, lambda thm: make_env(environment, thm))
+            ok, reason = replay(trace, make_env(environment, trace.theorem))
             assert ok, reason
     assert statuses == {"and_pqr": "proved", "and_ps": "failed"}
