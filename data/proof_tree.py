@@ -152,11 +152,6 @@ class ProofTree:
         self._by_key: dict[tuple[Any, ...], InternalNode] = {root_goal.key: self.root}
 
     @property
-    def num_internal(self) -> int:
-        """Distinct goals seen, the usual measure of search effort."""
-        return len(self._by_key)
-
-    @property
     def size(self) -> int:
         """All nodes, error and proof-finished nodes included."""
         return len(self.nodes)

@@ -65,9 +65,9 @@ def test_no_module_imports_up_the_layers() -> None:
 def test_a_planted_upward_import_is_named_with_its_file_and_line(tmp_path: Path) -> None:
     for layer in LAYERS:
         (tmp_path / layer).mkdir()
-    (tmp_path / "data" / "records.py").write_text(
-        '"""Records."""\n\nimport json\n\n\ndef f():\n    from experiments.end_to_end import prover\n'
-    )
+    planted = '"""Records."""\n\nimport json\n\n\ndef f():\n'
+    planted += "    from experiments.end_to_end import prover\n"  # line 7
+    (tmp_path / "data" / "records.py").write_text(planted)
     (tmp_path / "environments" / "env.py").write_text("import ray\nfrom data import records\n")
     (tmp_path / "models" / "end_to_end" / "search_models").mkdir(parents=True)
     (tmp_path / "models" / "end_to_end" / "search_models" / "s.py").write_text(

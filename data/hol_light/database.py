@@ -7,7 +7,6 @@ that binds it and a deterministic train/valid/test split.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -15,14 +14,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from data.splits import SPLITS
+
 DEFAULT_PATH = Path(__file__).with_name("theorems.jsonl")
-SPLITS = ("train", "valid", "test")
-
-
-def split_of(name: str) -> str:
-    """80/10/10 by a hash of the name: stable across exports and machines."""
-    bucket = int(hashlib.sha256(name.encode()).hexdigest(), 16) % 100
-    return "train" if bucket < 80 else "valid" if bucket < 90 else "test"
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,9 @@ import sys
 from pathlib import Path
 
 from data.files import write_atomic
-from data.hol_light.database import DEFAULT_PATH, TheoremRecord, split_of
+from data.hol_light.database import DEFAULT_PATH, TheoremRecord
 from data.proof_tree import Goal
+from data.splits import split_of
 from environments.hol_light.driver import shared_prover
 from environments.hol_light.load_order import load_order, source_files
 from environments.hol_light.process import DEFAULT_HOL_DIR

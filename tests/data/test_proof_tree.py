@@ -129,7 +129,7 @@ def test_same_goal_from_two_edges_is_one_node() -> None:
     assert child(e2, 0) is a and tree.find(A) is a
     assert a.in_edges == [e1, e2]
     assert a.cumulative_logprob == -0.5  # kept from its first creation
-    assert tree.num_internal == 3
+    assert sum(isinstance(n, InternalNode) for n in tree.nodes) == 3
 
 
 def test_duplicate_subgoals_within_an_edge_appear_once() -> None:

@@ -11,18 +11,16 @@ import base64
 import html
 import json
 import re
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import dash
 import dash_cytoscape
-from tqdm import tqdm
 
 from data.files import write_atomic
-from data.traces.files import TraceError
-from experiments.end_to_end.visualise.runs import RunIndex, attempt_row, read_trace
+from data.traces.loader import TraceLoader
+from experiments.end_to_end.visualise.runs import RunIndex, attempt_row
 from experiments.end_to_end.visualise.view import attempt_view
 
 ASSETS = Path(__file__).parent / "assets"  # what the Dash app serves too: the styles
@@ -93,13 +91,15 @@ def export_html(index: RunIndex, out: Path, keys: Sequence[str] | None = None) -
     notices = index.notices() if not keys else []
     views: dict[str, Any] = {}
     rows = []
-    for entry in tqdm(entries, desc="building views", unit="attempt", file=sys.stderr):
-        try:
-            views[entry.key] = attempt_view(read_trace(entry))
-        except TraceError as e:
-            notices.append(f"Skipped {entry.path}: {e}")
-            continue
+    by_path = {str(entry.path): entry for entry in entries}
+    gone = [path for path in by_path if not Path(path).is_file()]  # deleted since indexing
+    notices += [f"Skipped {path}: the trace file no longer exists" for path in gone]
+    loader = TraceLoader([p for p in by_path if p not in gone], progress="building views")
+    for path, trace in loader.with_paths():
+        entry = by_path[str(path)]
+        views[entry.key] = attempt_view(trace)
         rows.append({k: v for k, v in attempt_row(entry).items() if k != "path"})  # no local paths
+    notices += [f"Skipped {reason}" for _, reason in loader.skipped]  # reasons name the file
     data = {
         "source": str(index.source),
         "notices": notices,

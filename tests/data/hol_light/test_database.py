@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from data.hol_light.database import SPLITS, TheoremDatabase, split_of
+from data.hol_light.database import TheoremDatabase
 from data.proof_tree import Goal
+from data.splits import SPLITS, split_of
 from environments.hol_light.load_order import load_order
 from environments.hol_light.process import DEFAULT_HOL_DIR
 

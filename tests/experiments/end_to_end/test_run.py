@@ -3,18 +3,22 @@ directory, count errored attempts apart and refuse a run in which every attempt 
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
 import ray
 
 from experiments.end_to_end import end_to_end_experiment as experiment
 from experiments.end_to_end.config import ConfigError, compose
 from experiments.end_to_end.run_directory import LOCK, RunLock
+from experiments.end_to_end.traces import json_schema
 
 REPO = Path(__file__).resolve().parents[3]
 # The toy loop without training: one iteration on three named theorems.
@@ -67,13 +71,27 @@ def test_components_that_cannot_be_built_are_one_config_error(
     assert not ray.is_initialized() and not (tmp_path / "run").exists()
 
 
-def test_the_named_theorems_are_evaluated_in_their_order(tmp_path: Path) -> None:
+def test_the_named_theorems_are_evaluated_and_their_traces_fit_the_json_schema(
+    tmp_path: Path,
+) -> None:
     result = experiment.run(compose(TOY, str(tmp_path / "run")))
     (metrics,) = result["iterations"]
     assert metrics["attempted"] == 3 and metrics["proved"] == 3  # all three are one or two steps
     lines = (tmp_path / "run" / "attempts" / "0.jsonl").read_text().splitlines()
-    assert len(lines) == 3
+    assert sorted(json.loads(line)["theorem_id"] for line in lines) == [
+        "ex_falso",
+        "imp_refl",
+        "truth",
+    ]
     assert not (tmp_path / "run" / LOCK).read_text()  # released: an empty lock file
+    # What the loop wrote is what the published schema describes, for a generic validator.
+    validator = jsonschema.Draft202012Validator(json_schema())
+    files = sorted((tmp_path / "run" / "traces" / "0").glob("*.json.gz"))
+    assert [f.name for f in files] == ["ex_falso.json.gz", "imp_refl.json.gz", "truth.json.gz"]
+    for path in files:
+        data = json.loads(gzip.decompress(path.read_bytes()))
+        assert list(validator.iter_errors(data)) == [], path
+        assert data["schema_version"] == 2 and data["search_trace"] and data["nodes"]
 
 
 def test_a_second_run_on_a_locked_directory_is_refused(tmp_path: Path) -> None:

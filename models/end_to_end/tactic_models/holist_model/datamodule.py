@@ -8,21 +8,15 @@ in DeepHOL), the rest at random. Traces are read only through the one trace load
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader
 
 from data.hol_light.database import TheoremDatabase, TheoremRecord
 from data.proof_tree import ProofStep
-from data.traces.loader import TraceLoader
 from data.traces.schema import ProofTrace
 from environments.base import Premise
 from environments.hol_light.tactics import (
@@ -35,6 +29,7 @@ from environments.hol_light.tactics import (
 )
 from models.end_to_end.tactic_models.fixed import FixedTacticModel
 from models.end_to_end.tactic_models.holist_model.model import HOListBatch, goal_sexp
+from models.end_to_end.tactic_models.trace_datamodule import TraceDataModule
 
 logger = logging.getLogger(__name__)
 
@@ -55,14 +50,13 @@ def _attempt_rank(trace: ProofTrace) -> tuple[bool, int, int]:
     return trace.proved, -len(trace.proof), trace.iteration
 
 
-class HOListDataModule(pl.LightningDataModule):
+class HOListDataModule(TraceDataModule[HOListExample]):
     """Examples from the best attempt per theorem in ``trace_files`` (a run's ``traces/`` with
     all its iterations, or trace files), split into train/val by theorem id.
 
     Only single tactics of the grammar's tactic set make examples (THEN/ORELSE compounds do not
     name one class). Negatives are drawn once, deterministically from ``seed``; examples
-    without theorem arguments get none (they train the classifier only). Corrupt trace files
-    are skipped and listed in ``skipped_files``.
+    without theorem arguments get none (they train the classifier only).
     """
 
     def __init__(
@@ -78,74 +72,35 @@ class HOListDataModule(pl.LightningDataModule):
         num_workers: int = 0,
         splits: Sequence[str] | None = ("train",),
     ) -> None:
-        super().__init__()
-        if batch_size < 1 or num_negatives < 0 or not 0.0 <= val_fraction <= 1.0:
+        super().__init__(trace_files, batch_size, val_fraction, seed, splits, num_workers)
+        if num_negatives < 0 or not 0.0 <= hard_fraction <= 1.0:
             raise ValueError(
-                f"HOListDataModule: need batch_size >= 1, num_negatives >= 0 and val_fraction "
-                f"in [0, 1]; got {batch_size}, {num_negatives}, {val_fraction}"
+                f"HOListDataModule: need num_negatives >= 0 and hard_fraction in [0, 1]; got "
+                f"{num_negatives} and {hard_fraction}"
             )
-        if not 0.0 <= hard_fraction <= 1.0:
-            raise ValueError(
-                f"HOListDataModule: hard_fraction must be in [0, 1], got {hard_fraction}"
-            )
-        self.trace_files = (
-            [trace_files] if isinstance(trace_files, str | Path) else list(trace_files)
-        )
-        self.batch_size, self.num_negatives = batch_size, num_negatives
+        self.num_negatives = num_negatives
         self.num_hard = round(num_negatives * hard_fraction) if hard_negatives else 0
-        self.val_fraction, self.seed, self.num_workers = val_fraction, seed, num_workers
         self.database_path = database
-        # Only theorems of these database splits make examples, so that the loop's held-out
-        # evaluation theorems (whose traces sit in the same run directory) never leak into
-        # training. None: every trace.
-        self.splits = set(splits) if splits is not None else None
-        self.excluded_theorems = 0
-        self.examples: list[HOListExample] = []
-        self.train_examples: list[HOListExample] = []
-        self.val_examples: list[HOListExample] = []
-        self.skipped_files: list[tuple[Path, str]] = []
-        self.skipped_steps = 0
-        self._loaded = False
 
-    def setup(self, stage: str | None = None) -> None:
-        """Read the traces and build the examples, once."""
-        if self._loaded:
-            return
+    @property
+    def examples(self) -> list[HOListExample]:
+        return [*self.train_examples, *self.val_examples]
+
+    def build_examples(self, traces: Iterable[ProofTrace]) -> dict[str, list[HOListExample]]:
         self._database = TheoremDatabase.cached(self.database_path)
         self._premises = [Premise(r.name, r.statement, r.sexp) for r in self._database]
         self._ranker = FixedTacticModel(["ASM_MESON_TAC[{premises}]"], score="idf")
         best: dict[str, ProofTrace] = {}
-        loader = TraceLoader(self.trace_files, progress="reading traces")
-        for trace in loader:
-            if self.splits is not None and trace.theorem.get("split") not in self.splits:
-                self.excluded_theorems += 1
-                continue
+        for trace in traces:
             kept = best.get(trace.theorem_id)
             if kept is None or _attempt_rank(trace) > _attempt_rank(kept):
                 best[trace.theorem_id] = trace
-        self.skipped_files = list(loader.skipped)
-        if self.skipped_files:
-            logger.warning(
-                "HOListDataModule: skipped %d corrupt trace file(s) of %d",
-                len(self.skipped_files),
-                len(loader.files),
-            )
-        for theorem_id in sorted(best):
-            trace = best[theorem_id]
-            if trace.proved:
-                self.examples.extend(self._examples_of(trace))
-        for example in self.examples:
-            val = self._in_validation(example.theorem)
-            (self.val_examples if val else self.train_examples).append(example)
-        logger.info(
-            "HOListDataModule: %d examples (%d train, %d val) from %d theorems; %d steps skipped",
-            len(self.examples),
-            len(self.train_examples),
-            len(self.val_examples),
-            len(best),
-            self.skipped_steps,
-        )
-        self._loaded = True
+        by_theorem = {}
+        for theorem_id, trace in sorted(best.items()):
+            examples = self._examples_of(trace) if trace.proved else []
+            if examples:
+                by_theorem[theorem_id] = examples
+        return by_theorem
 
     def _examples_of(self, trace: ProofTrace) -> list[HOListExample]:
         name = trace.theorem.get("name", trace.theorem_id)
@@ -199,10 +154,6 @@ class HOListDataModule(pl.LightningDataModule):
         count = min(self.num_negatives - len(hard), len(pool))
         return (*hard, *rng.sample(pool, count))
 
-    def _in_validation(self, theorem: str) -> bool:
-        digest = hashlib.sha256(f"{self.seed}:{theorem}".encode()).digest()
-        return int.from_bytes(digest[:8], "big") / 2**64 < self.val_fraction
-
     def collate(self, examples: Sequence[HOListExample]) -> HOListBatch:
         """Goals, tactic names, the batch's distinct premise texts and the labelled pairs."""
         premises: dict[str, int] = {}
@@ -224,26 +175,3 @@ class HOListDataModule(pl.LightningDataModule):
             "pair_premise": torch.tensor(pair_premise, dtype=torch.long),
             "pair_label": torch.tensor(pair_label, dtype=torch.float),
         }
-
-    def _loader(self, examples: list[HOListExample], shuffle: bool) -> DataLoader[Any]:
-        return DataLoader(
-            examples,  # type: ignore[arg-type]
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            collate_fn=self.collate,
-            num_workers=self.num_workers,
-            generator=torch.Generator().manual_seed(self.seed) if shuffle else None,
-        )
-
-    def train_dataloader(self) -> DataLoader[Any]:
-        self.setup("fit")
-        if not self.train_examples:
-            raise ValueError(
-                f"HOListDataModule: no training examples in {self.trace_files} (no proved "
-                "trace with a single-tactic step of the grammar); prove something first"
-            )
-        return self._loader(self.train_examples, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader[Any] | list[Any]:
-        self.setup("validate")
-        return self._loader(self.val_examples, shuffle=False) if self.val_examples else []
