@@ -32,6 +32,7 @@ from environments.hol_light.tactics import (
 from models.embeddings.base import TermEncoder
 from models.embeddings.vocabulary import Vocabulary
 from models.end_to_end.tactic_models.base import Premises, TacticModel, check_batch
+from models.end_to_end.tactic_models.checkpoints import read_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -245,20 +246,7 @@ def load_holist_checkpoint(path: str | Path, device: str = "cpu") -> HOListModel
 
     Raises ValueError naming ``path`` if the file is missing or holds another model.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"HOList tactic model: no checkpoint file at '{path}'")
-    try:
-        checkpoint = torch.load(path, map_location=device, weights_only=True)
-    except Exception as e:
-        raise ValueError(f"HOList tactic model: cannot read checkpoint '{path}': {e}") from e
-    found = checkpoint.get("model_class") if isinstance(checkpoint, dict) else None
-    if found != _MODEL_CLASS:
-        raise ValueError(
-            f"HOList tactic model: checkpoint '{path}' is not a {_MODEL_CLASS} checkpoint "
-            f"(it records model class {found!r}); point ckpt_path at a HOList training run's "
-            "checkpoint"
-        )
+    checkpoint = read_checkpoint(path, _MODEL_CLASS, "HOList tactic model", device)
     model = HOListModel(**checkpoint["hyper_parameters"])
     model.load_state_dict(checkpoint["state_dict"])
     return model.to(device).eval()

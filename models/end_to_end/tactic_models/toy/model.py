@@ -19,6 +19,7 @@ from data.jsonable import jsonable
 from data.proof_tree import Goal
 from environments.base import Suggestion
 from models.end_to_end.tactic_models.base import Premises, TacticModel, check_batch
+from models.end_to_end.tactic_models.checkpoints import read_checkpoint
 from models.end_to_end.tactic_models.toy.candidates import candidates, goal_sequent
 from models.end_to_end.tactic_models.toy.features import FEATURE_DIM, features
 
@@ -94,19 +95,7 @@ def load_toy_checkpoint(path: str | Path, device: str = "cpu") -> ToyTacticNet:
     """The trained network of a local Lightning checkpoint of ``ToyTacticModule``, in eval mode
     on ``device``. Raises ValueError naming ``path`` if the file is missing or holds another
     model."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"toy tactic model: no checkpoint file at '{path}'")
-    try:
-        checkpoint = torch.load(path, map_location=device, weights_only=True)
-    except Exception as e:  # torch raises many types for a file that is not a checkpoint
-        raise ValueError(f"toy tactic model: cannot read checkpoint '{path}': {e}") from e
-    found = checkpoint.get("model_class") if isinstance(checkpoint, dict) else None
-    if found != MODULE_CLASS:
-        raise ValueError(
-            f"toy tactic model: checkpoint '{path}' is not a {MODULE_CLASS} checkpoint (it "
-            f"records model class {found!r}); point ckpt_path at a toy training run's checkpoint"
-        )
+    checkpoint = read_checkpoint(path, MODULE_CLASS, "toy tactic model", device)
     options = checkpoint["hyper_parameters"]
     net = ToyTacticNet(**{k: options[k] for k in NET_OPTIONS if k in options})
     state = checkpoint["state_dict"]

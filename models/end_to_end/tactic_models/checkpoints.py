@@ -1,0 +1,34 @@
+"""Reading the framework's own Lightning checkpoints: local files only, checked before use.
+
+A training module records its class in the checkpoint (``model_class``), so a loader can
+refuse another model's file with a message that says what it found, instead of failing on a
+missing weight deep inside ``load_state_dict``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def read_checkpoint(path: str | Path, model_class: str, what: str, device: str) -> dict[str, Any]:
+    """The checkpoint at ``path`` as a dict, if it is a ``model_class`` one; else ValueError.
+
+    ``what`` names the model in messages (e.g. "HOList tactic model").
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{what}: no checkpoint file at '{path}'")
+    try:
+        checkpoint = torch.load(path, map_location=device, weights_only=True)
+    except Exception as e:  # torch raises many types for a file that is not a checkpoint
+        raise ValueError(f"{what}: cannot read checkpoint '{path}': {e}") from e
+    found = checkpoint.get("model_class") if isinstance(checkpoint, dict) else None
+    if found != model_class:
+        raise ValueError(
+            f"{what}: checkpoint '{path}' is not a {model_class} checkpoint (it records model "
+            f"class {found!r}); point ckpt_path at a checkpoint of its own training run"
+        )
+    return checkpoint
