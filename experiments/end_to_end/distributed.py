@@ -21,14 +21,14 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import ray
 from ray.exceptions import RayActorError
 
 from data.proof_tree import Goal
 from data.traces.attempts import AttemptRecord
-from environments.base import Premise, Suggestion
+from environments.base import Environment, Premise, Suggestion
 
 log = logging.getLogger(__name__)
 
@@ -229,13 +229,13 @@ class ProverWorker:
         _configure_worker_process()
         from hydra.utils import instantiate
 
-        from experiments.end_to_end.components import environment_class, environment_factory
+        from experiments.end_to_end.components import environment_factory
 
         self.config = config
         self.server = tactic_server
         self.client = client
         self.env_factory = environment_factory(config.env_config)
-        self.env_cls = environment_class(config.env_config)
+        self.env_cls = cast(type[Environment], self.env_factory.func)  # checked there
         self.env_cls.warm_up()  # before any attempt's clock starts
         self._premise_refs: dict[int, tuple[Sequence[Premise], PremiseRef]] = {}
         self.search_model = instantiate(config.search_model)
