@@ -135,13 +135,21 @@ class Environment(ABC):
         """The premises the current theorem may use."""
 
     @abstractmethod
-    def apply(self, goal: Goal, tactic: str) -> TacticOutcome:
-        """Apply one tactic to one goal, statelessly. Must not raise for tactic failures."""
+    def apply(self, goal: Goal, tactic: str, timeout: float) -> TacticOutcome:
+        """Apply one tactic to one goal within ``timeout`` seconds, statelessly.
 
-    def run_tactic(self, node: InternalNode, suggestion: Suggestion) -> Edge:
-        """Apply ``suggestion`` to ``node``'s goal and record the result in the proof tree."""
+        Must not raise for tactic failures.
+        """
+
+    def run_tactic(
+        self, node: InternalNode, suggestion: Suggestion, timeout: float | None = None
+    ) -> Edge:
+        """Apply ``suggestion`` to ``node``'s goal and record the result in the proof tree.
+
+        ``timeout`` (seconds) overrides the environment's own for this application.
+        """
         tactic, logprob = suggestion
-        outcome = self.apply(node.goal, tactic)
+        outcome = self.apply(node.goal, tactic, self.timeout if timeout is None else timeout)
         if isinstance(outcome, Failure):
             return self.tree.add_edge(
                 node, tactic, logprob, error=(outcome.kind, outcome.message), time_s=outcome.time_s

@@ -14,8 +14,13 @@ from data.traces.schema import ProofTrace
 from environments.base import Environment, Failure, Proved, Subgoals
 
 
-def replay(trace: ProofTrace, env: Environment) -> tuple[bool, str]:
-    """Replay a proved trace's proof step by step in ``env`` (not yet entered): (ok, reason)."""
+def replay(trace: ProofTrace, env: Environment, timeout: float | None = None) -> tuple[bool, str]:
+    """Replay a proved trace's proof step by step in ``env`` (not yet entered): (ok, reason).
+
+    ``timeout`` is per step. None: the environment's own, or more for a step that took
+    longer when it was found (a tactic on the theorem itself may have had a longer timeout,
+    ``root_tactic_timeout``): twice its recorded time plus a second.
+    """
     if not trace.proved:
         return False, f"trace status is {trace.status!r}, not 'proved': nothing to replay"
     steps = trace.proof_steps()
@@ -29,7 +34,12 @@ def replay(trace: ProofTrace, env: Environment) -> tuple[bool, str]:
                 f"{steps[0].goal}"
             )
         for i, step in enumerate(steps):
-            outcome = live.apply(step.goal, step.tactic)
+            if timeout is None:
+                recorded = trace.edges[step.edge_id].time_s
+                step_timeout = max(live.timeout, 2.0 * recorded + 1.0)
+            else:
+                step_timeout = timeout
+            outcome = live.apply(step.goal, step.tactic, step_timeout)
             where = f"step {i} ({step.tactic!r} on {step.goal})"
             if isinstance(outcome, Failure):
                 return False, f"{where}: {outcome.kind.value}: {outcome.message}"

@@ -91,11 +91,11 @@ class HolLightEnv(Environment):
             for r in self.database.premises_for(self.thm)
         ]
 
-    def apply(self, goal: Goal, tactic: str) -> TacticOutcome:
+    def apply(self, goal: Goal, tactic: str, timeout: float) -> TacticOutcome:
         if self._prover is None:
             raise RuntimeError("HolLightEnv.apply called outside its 'with' block")
         result = self._prover.apply(
-            goal, tactic, self.timeout, self._premise_names, self._database_names
+            goal, tactic, timeout, self._premise_names, self._database_names
         )
         if result.status == "proved":
             return Proved(result.time_s)

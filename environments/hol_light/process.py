@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import itertools
 import json
 import logging
@@ -96,8 +97,12 @@ def find_hol_light(hol_dir: Path = DEFAULT_HOL_DIR) -> tuple[Path, Path]:
 
 
 def default_runtime_dir() -> Path:
+    """Per user and per version of ``itp.ml``: a zygote loaded with another helper is not reused."""
     base = os.environ.get("ITP_HOL_LIGHT_RUNTIME_DIR")
-    return Path(base) if base else Path(tempfile.gettempdir()) / f"itp-hol-light-{os.getuid()}"
+    if base:
+        return Path(base)
+    helper = hashlib.sha256(HELPER_ML.read_bytes()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"itp-hol-light-{os.getuid()}-{helper}"
 
 
 def _process_start_time(pid: int) -> str | None:

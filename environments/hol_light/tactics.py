@@ -147,11 +147,12 @@ TACTIC_SIGNATURES: dict[str, tuple[ArgKind, ...]] = {
     **dict.fromkeys(
         ["ARITH_TAC", "REAL_ARITH_TAC", "INT_ARITH_TAC", "EQ_TAC", "ITAUT_TAC", "DISCH_TAC",
          "MK_COMB_TAC", "ABS_TAC", "DISJ1_TAC", "DISJ2_TAC", "ANTS_TAC", "CONJ_TAC", "REFL_TAC",
-         "GEN_TAC", "STRIP_TAC", "INDUCT_TAC", "LIST_INDUCT_TAC", "TAUT_TAC"],
+         "GEN_TAC", "STRIP_TAC", "INDUCT_TAC", "LIST_INDUCT_TAC", "TAUT_TAC", "ASM_ARITH_TAC",
+         "ASM_REAL_ARITH_TAC", "ASM_INT_ARITH_TAC", "COND_CASES_TAC"],
         _NO_ARGS,
     ),
     **dict.fromkeys(
-        ["EXISTS_TAC", "X_GEN_TAC", "RAW_SUBGOAL_TAC", "UNDISCH_TAC"],
+        ["EXISTS_TAC", "X_GEN_TAC", "RAW_SUBGOAL_TAC", "UNDISCH_TAC", "ASM_CASES_TAC"],
         (_K.TERM,),
     ),
     **dict.fromkeys(
@@ -162,7 +163,7 @@ TACTIC_SIGNATURES: dict[str, tuple[ArgKind, ...]] = {
     **dict.fromkeys(
         ["REWRITE_TAC", "PURE_REWRITE_TAC", "PURE_ONCE_REWRITE_TAC", "ONCE_REWRITE_TAC",
          "ASM_REWRITE_TAC", "SIMP_TAC", "ASM_SIMP_TAC", "ASM_MESON_TAC", "MESON_TAC",
-         "ASM_METIS_TAC"],
+         "ASM_METIS_TAC", "SET_TAC"],
         (_K.THEOREM_LIST,),
     ),
     "X_CHOOSE_TAC": (_K.TERM, _K.THEOREM),

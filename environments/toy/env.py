@@ -83,7 +83,7 @@ class ToyEnv(Environment):
         """None: no toy tactic cites a theorem, so there is nothing to send to the models."""
         return []
 
-    def apply(self, goal: Goal, tactic: str) -> TacticOutcome:
+    def apply(self, goal: Goal, tactic: str, timeout: float) -> TacticOutcome:
         started = time.perf_counter()
         try:
             parsed = parse_tactic(tactic, len(goal.hypotheses))
@@ -94,10 +94,10 @@ class ToyEnv(Environment):
         except (rules.RuleError, FormulaError) as e:
             return Failure(ErrorKind.TACTIC_ERROR, str(e), time.perf_counter() - started)
         elapsed = time.perf_counter() - started
-        if elapsed > self.timeout:
+        if elapsed > timeout:
             return Failure(
                 ErrorKind.TACTIC_TIMEOUT,
-                f"{tactic} took {elapsed:.3f} s, more than the {self.timeout:g} s allowed",
+                f"{tactic} took {elapsed:.3f} s, more than the {timeout:g} s allowed",
                 elapsed,
             )
         if not subgoals:

@@ -10,7 +10,7 @@ import json
 import logging
 import sys
 
-from experiments.bench import batching, capacity, env, learning, scaling, search
+from experiments.bench import batching, capacity, env, learning, scaling, search, strength
 
 BENCHMARKS = {
     "env": env,
@@ -19,6 +19,7 @@ BENCHMARKS = {
     "scaling": scaling,
     "learning": learning,
     "capacity": capacity,
+    "strength": strength,
 }
 
 

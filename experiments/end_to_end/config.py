@@ -39,6 +39,8 @@ REQUIRED = (
     "seed",
     "ray_address",
     "tactic_server",
+    "max_expansions",
+    "root_tactic_timeout",
 )
 
 
@@ -69,6 +71,10 @@ def validate(cfg: DictConfig) -> None:
         _number(cfg, key, minimum=0)
     if cfg.num_cpus is not None:
         _number(cfg, "num_cpus", minimum=1)
+    if cfg.max_expansions is not None:
+        _number(cfg, "max_expansions", minimum=1)
+    if cfg.root_tactic_timeout is not None:
+        _number(cfg, "root_tactic_timeout", minimum=0, strict=True)
     if cfg.num_theorems is not None:
         _number(cfg, "num_theorems", minimum=1)
     if cfg.resume_iteration >= cfg.num_iterations:

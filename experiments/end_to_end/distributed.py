@@ -207,6 +207,8 @@ class WorkerConfig:
     env_timeout: float
     run_dir: str
     models: dict[str, Any]
+    max_expansions: int | None = None
+    root_tactic_timeout: float | None = None
 
 
 @dataclass(frozen=True)
@@ -285,6 +287,8 @@ class ProverWorker:
             self.config.num_sampled_tactics,
             self.config.total_timeout,
             self.config.env_timeout,
+            max_expansions=self.config.max_expansions,
+            root_tactic_timeout=self.config.root_tactic_timeout,
         )
         env = self.env_factory(thm=self.env_cls.theorem_from_dict(task.theorem))
         info = AttemptInfo(

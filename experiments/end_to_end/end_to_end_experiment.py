@@ -153,6 +153,8 @@ def actor_configs(cfg: DictConfig, run_dir: Path) -> tuple[WorkerConfig, Resourc
         env_timeout=cfg.env_timeout,
         run_dir=str(run_dir),
         models=models_record(cfg),
+        max_expansions=cfg.max_expansions,
+        root_tactic_timeout=cfg.root_tactic_timeout,
     )
     resources = Resources(
         logical_gpus=cfg.logical_gpus,

@@ -3,6 +3,12 @@
 Both budgets are enforced: ``total_timeout`` is wall clock for the attempt (model time
 counts), ``env_timeout`` is the time spent inside the environment. They are checked between
 tactic applications, so a proof found in the step that crosses a budget still counts.
+
+Two settings shape an attempt beyond its budgets. ``root_tactic_timeout`` gives the tactics
+tried on the theorem itself a longer per-tactic timeout than the environment's: a decision
+procedure that closes the theorem outright is worth waiting for, while deep in the search a
+short timeout buys more expansions. ``max_expansions`` stops the search after that many
+expansions (1: each tactic once on the theorem, the single-tactic baselines).
 """
 
 from __future__ import annotations
@@ -66,11 +72,21 @@ class Prover:
         num_sampled_tactics: int,
         total_timeout: float,
         env_timeout: float,
+        max_expansions: int | None = None,
+        root_tactic_timeout: float | None = None,
     ) -> None:
         if num_sampled_tactics <= 0:
             raise ValueError(f"num_sampled_tactics must be positive, got {num_sampled_tactics}")
         if total_timeout <= 0 or env_timeout <= 0:
             raise ValueError("total_timeout and env_timeout must be positive")
+        if max_expansions is not None and max_expansions <= 0:
+            raise ValueError(f"max_expansions must be positive or None, got {max_expansions}")
+        if root_tactic_timeout is not None and root_tactic_timeout <= 0:
+            raise ValueError(
+                f"root_tactic_timeout must be positive or None, got {root_tactic_timeout}"
+            )
+        self.max_expansions = max_expansions
+        self.root_tactic_timeout = root_tactic_timeout
         self.search_model = search_model
         self.get_tactics = get_tactics
         self.num_sampled_tactics = num_sampled_tactics
@@ -100,6 +116,9 @@ class Prover:
             search = self.search_model
             search.reset(root)
             while root.status == Status.OPEN:
+                if self.max_expansions is not None and expansions >= self.max_expansions:
+                    out_of_budget = True  # an expansion budget: what is left stays open
+                    break
                 if over_budget():
                     out_of_budget = True
                     break
@@ -112,14 +131,15 @@ class Prover:
                 tick = time.monotonic()
                 suggestions = self.get_tactics([node.goal], [premises])[0]
                 timings.model_s += time.monotonic() - tick
+                timeout = self.root_tactic_timeout if node is root else None
                 for suggestion in suggestions[: self.num_sampled_tactics]:
                     tick = time.monotonic()
-                    edge = env.run_tactic(node, suggestion)
+                    edge = env.run_tactic(node, suggestion, timeout)
                     timings.env_s += time.monotonic() - tick
                     tick = time.monotonic()
                     search.process_response(edge)
                     timings.search_s += time.monotonic() - tick
-                    if root.status != Status.OPEN:
+                    if node.status != Status.OPEN:  # closed: its other tactics are not needed
                         break
                     if over_budget():
                         out_of_budget = True

@@ -107,16 +107,26 @@ def primary_configs() -> list[Path]:
 
 
 def group_choices(primary: Path) -> dict[str, str]:
-    """``{group: option}`` of a primary config's ``defaults:`` list."""
-    choices = {}
+    """``{group: option}`` of a primary config's ``defaults:`` list.
+
+    An entry naming another primary config (``- hol_light``) brings that config's choices;
+    ``override group: option`` replaces one of them.
+    """
+    choices: dict[str, str] = {}
     for entry in plain(OmegaConf.load(primary)).get("defaults", []):
         if entry == "_self_":
+            continue
+        if isinstance(entry, str):
+            base = primary.with_name(f"{entry}.yaml")
+            assert base.exists(), f"{primary}: defaults entry {entry!r} is not a primary config"
+            choices.update(group_choices(base))
             continue
         assert isinstance(entry, dict) and len(entry) == 1, (
             f"{primary}: defaults entry {entry!r} is not 'group: option'; extend this test"
         )
         ((group, option),) = entry.items()
-        choices[str(group)] = str(option)
+        group = str(group).removeprefix("override ").strip()
+        choices[group] = str(option)
     return choices
 
 
@@ -128,6 +138,10 @@ def config_fields(name: str) -> dict[str, Any]:
     assert path.is_file(), (
         f"docs/configuration.md documents 'config: {name}', but configs/{name} does not exist"
     )
+    own = plain(OmegaConf.load(path))
+    if any(isinstance(e, str) and e != "_self_" for e in own.get("defaults", [])):
+        # A primary built on another (prove.yaml on hol_light.yaml): only what it changes.
+        return flatten({k: v for k, v in own.items() if k not in SKIPPED_KEYS})
     if path in primary_configs():
         # The composed config, less the group subtrees: those are documented per option file.
         cfg = plain(compose([], config_name=path.stem))

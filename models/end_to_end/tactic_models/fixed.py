@@ -2,7 +2,14 @@
 
 It is the baseline every learned model must beat and the model the loop can run before any
 training: DeepHOL's ``ASM_MESON_TAC[<premises>]`` plus HOL Light's decision procedures, with
-the premises chosen by the symbols they share with the goal.
+the premises chosen by the symbols they share with the goal. Three placeholders:
+
+- ``{premises}`` (inside a theorem list): the goal's top ``num_premises`` premises;
+- ``{definitions}`` (inside a theorem list): the defining theorem of each of the goal's
+  constants, taken as the first premise in load order that mentions it (HOL Light binds a
+  definition before any theorem about its constant), rarest constants first;
+- ``{premise}`` (one theorem): the template becomes one suggestion per premise among the top
+  ``num_premise_choices``, its prior shared among them (``MATCH_MP_TAC {premise}``).
 """
 
 from __future__ import annotations
@@ -31,6 +38,10 @@ from models.end_to_end.tactic_models.base import Premises, TacticModel, check_ba
 
 PLACEHOLDER = "{premises}"
 """What a template writes where the selected premises' names go, as a theorem list."""
+DEFINITIONS = "{definitions}"
+"""Where the definitions of the goal's constants go, as a theorem list."""
+PREMISE = "{premise}"
+"""Where one ranked premise goes; the template yields one suggestion per premise."""
 
 # Identifiers, numerals and runs of symbol characters; parentheses only group, so never count.
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_']*|[0-9]+|[^\sA-Za-z0-9_()]+")
@@ -39,9 +50,15 @@ _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_']*|[0-9]+|[^\sA-Za-z0-9_()]+")
 _VARIABLE = re.compile(r"[A-Za-z][0-9']*")
 # Binder dots, pair commas and type colons occur nearly everywhere.
 _PUNCTUATION = frozenset({".", ",", ":", ";"})
-# Every placeholder must fill a whole theorem list: `[{premises}]`.
-_PLACEHOLDER_IN_LIST = re.compile(r"\[\s*" + re.escape(PLACEHOLDER) + r"\s*\]")
+# List placeholders must fill a whole theorem list: `[{premises}]`.
+_LIST_PLACEHOLDERS = (PLACEHOLDER, DEFINITIONS)
+_IN_LIST = {p: re.compile(r"\[\s*" + re.escape(p) + r"\s*\]") for p in _LIST_PLACEHOLDERS}
 _DUMMY_NAMES = "PREMISE_A; PREMISE_B"
+# The logic's own symbols: their "definitions" (T_DEF, AND_DEF, ...) unfold a goal into lambda
+# terms, never towards a proof.
+_LOGICAL = frozenset(
+    ["=", "!", "?", "?!", "==>", "/\\", "\\/", "~", "<=>", "T", "F", "@", "\\", "{", "}", "|"]
+)
 
 
 def symbols(text: str) -> frozenset[str]:
@@ -94,15 +111,19 @@ def _check_template(template: str) -> None:
     """Raise ValueError naming ``template`` unless every way of filling it parses."""
     if not isinstance(template, str) or not template.strip():
         raise ValueError(f"FixedTacticModel: template {template!r} is not a non-empty string")
-    count = template.count(PLACEHOLDER)
-    if len(_PLACEHOLDER_IN_LIST.findall(template)) != count:
-        raise ValueError(
-            f"FixedTacticModel: template {template!r} uses {PLACEHOLDER} outside a theorem list;"
-            f" write it as a whole list, e.g. 'REWRITE_TAC[{PLACEHOLDER}]'"
-        )
-    for names in (_DUMMY_NAMES, ""):
+    for placeholder in _LIST_PLACEHOLDERS:
+        if len(_IN_LIST[placeholder].findall(template)) != template.count(placeholder):
+            raise ValueError(
+                f"FixedTacticModel: template {template!r} uses {placeholder} outside a theorem"
+                f" list; write it as a whole list, e.g. 'REWRITE_TAC[{placeholder}]'"
+            )
+    fillings = [(_DUMMY_NAMES, "PREMISE_C"), ("", "PREMISE_C")]
+    for names, name in fillings:
+        text = template.replace(PREMISE, name)
+        for placeholder in _LIST_PLACEHOLDERS:
+            text = text.replace(placeholder, names)
         try:
-            parse_tactic(template.replace(PLACEHOLDER, names))
+            parse_tactic(text)
         except TacticRejected as e:
             raise ValueError(
                 f"FixedTacticModel: template {template!r} is not a tactic of the safe HOL Light"
@@ -127,6 +148,8 @@ class FixedTacticModel(TacticModel):
         log_priors: Sequence[float] | None = None,
         num_premises: int = 20,
         score: str = "overlap",
+        num_premise_choices: int = 4,
+        num_definitions: int = 8,
     ) -> None:
         if isinstance(templates, str):
             raise ValueError(f"FixedTacticModel: templates must be a list, got {templates!r}")
@@ -149,11 +172,18 @@ class FixedTacticModel(TacticModel):
                 raise ValueError(f"FixedTacticModel: log_priors must be finite, got {bad}")
         total = float(np.logaddexp.reduce(priors))
         self.log_priors = [p - total for p in priors]
-        if isinstance(num_premises, bool) or not isinstance(num_premises, int):
-            raise ValueError(f"FixedTacticModel: num_premises must be an int, got {num_premises!r}")
-        if num_premises < 0:
-            raise ValueError(f"FixedTacticModel: num_premises must be >= 0, got {num_premises}")
+        for key, value in (
+            ("num_premises", num_premises),
+            ("num_premise_choices", num_premise_choices),
+            ("num_definitions", num_definitions),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"FixedTacticModel: {key} must be an int, got {value!r}")
+            if value < 0:
+                raise ValueError(f"FixedTacticModel: {key} must be >= 0, got {value}")
         self.num_premises = num_premises
+        self.num_premise_choices = num_premise_choices
+        self.num_definitions = num_definitions
         if score not in _WEIGHTS:
             raise ValueError(
                 f"FixedTacticModel: unknown score {score!r}; choose one of {sorted(_WEIGHTS)}"
@@ -161,24 +191,27 @@ class FixedTacticModel(TacticModel):
         self.score = score
         self._weights = _WEIGHTS[score]
         # The longest name list every template can take and stay within the grammar's limit.
+        lists = [(t, sum(t.count(p) for p in _LIST_PLACEHOLDERS)) for t in self.templates]
         self._max_list_chars = min(
-            (
-                (MAX_INPUT_CHARS - len(t)) // t.count(PLACEHOLDER) + len(PLACEHOLDER)
-                for t in self.templates
-                if PLACEHOLDER in t
-            ),
+            ((MAX_INPUT_CHARS - len(t)) // count + len(PLACEHOLDER) for t, count in lists if count),
             default=MAX_INPUT_CHARS,
         )
         # By name; the statement is kept to notice a different premise under a known name.
         self._premises: dict[str, _PremiseInfo] = {}
+        # The premise list last indexed and, per symbol, its first premise that mentions it.
+        self._first_mention: tuple[Sequence[Premise], dict[str, int]] | None = None
 
     def get_tactics(self, goals: list[Goal], premises: list[Premises]) -> list[list[Suggestion]]:
         check_batch(goals, premises)
         return [self._suggest(goal, ps) for goal, ps in zip(goals, premises, strict=True)]
 
-    def select_premises(self, goal: Goal, premises: Sequence[Premise]) -> list[str]:
-        """Names of the (at most ``num_premises``) premises that best match ``goal``, best first."""
-        if self.num_premises == 0 or not premises:
+    def select_premises(
+        self, goal: Goal, premises: Sequence[Premise], count: int | None = None
+    ) -> list[str]:
+        """Names of the (at most ``count``, default ``num_premises``) premises that best match
+        ``goal``, best first."""
+        count = self.num_premises if count is None else count
+        if count == 0 or not premises:
             return []
         goal_symbols = _goal_symbols(goal)
         infos = [self._info(p) for p in premises]
@@ -191,8 +224,37 @@ class FixedTacticModel(TacticModel):
             for found, info in zip(shared, infos, strict=True)
         ]
         candidates = (i for i, s in enumerate(scores) if s > 0.0)
-        best = heapq.nlargest(self.num_premises, candidates, key=lambda i: (scores[i], i))
+        best = heapq.nlargest(count, candidates, key=lambda i: (scores[i], i))
         return [premises[i].name for i in best]
+
+    def select_definitions(self, goal: Goal, premises: Sequence[Premise]) -> list[str]:
+        """The defining premise of each non-logical constant of ``goal``, rarest constant first.
+
+        A constant's definition is the first premise, in load order, that mentions it: HOL
+        Light binds ``SUBSET``'s definition before any theorem about ``SUBSET``.
+        """
+        if self.num_definitions == 0 or not premises:
+            return []
+        first = self._first_mentions(premises)
+        found = {
+            symbol: first[symbol]
+            for symbol in _goal_symbols(goal) - _LOGICAL
+            if symbol in first and self._info(premises[first[symbol]]).citable
+        }
+        # The later a constant is introduced, the more specific it is: rarest first.
+        ranked = sorted(set(found.values()), reverse=True)[: self.num_definitions]
+        return [premises[i].name for i in ranked]
+
+    def _first_mentions(self, premises: Sequence[Premise]) -> dict[str, int]:
+        """Per symbol, the index of the first premise mentioning it (cached per premise list)."""
+        if self._first_mention is not None and self._first_mention[0] is premises:
+            return self._first_mention[1]
+        first: dict[str, int] = {}
+        for i, premise in enumerate(premises):
+            for symbol in self._info(premise).symbols:
+                first.setdefault(symbol, i)
+        self._first_mention = (premises, first)
+        return first
 
     def _info(self, premise: Premise) -> _PremiseInfo:
         info = self._premises.get(premise.name)
@@ -213,12 +275,27 @@ class FixedTacticModel(TacticModel):
         return "; ".join(names)
 
     def _suggest(self, goal: Goal, premises: Premises) -> list[Suggestion]:
-        theorem_list = self._fill(self.select_premises(goal, premises))
+        ranked = self.select_premises(
+            goal, premises, max(self.num_premises, self.num_premise_choices)
+        )
+        theorem_list = self._fill(ranked[: self.num_premises])
+        choices = ranked[: self.num_premise_choices]
+        definitions = self._fill(self.select_definitions(goal, premises))
         # Templates can coincide once filled (REWRITE_TAC[{premises}] with no premises is
-        # REWRITE_TAC[]): merge them, so each tactic is tried once and the mass still sums to 1.
+        # REWRITE_TAC[]): merge them, so each tactic is tried once.
         merged: dict[str, float] = {}
         for template, logprob in zip(self.templates, self.log_priors, strict=True):
-            tactic = template.replace(PLACEHOLDER, theorem_list)
-            previous = merged.get(tactic)
-            merged[tactic] = logprob if previous is None else float(np.logaddexp(previous, logprob))
-        return sorted(merged.items(), key=lambda item: -item[1])
+            filled = template.replace(PLACEHOLDER, theorem_list).replace(DEFINITIONS, definitions)
+            if PREMISE in filled:
+                tactics = [filled.replace(PREMISE, name) for name in choices]
+                logprob -= math.log(max(len(tactics), 1))
+            else:
+                tactics = [filled]
+            for tactic in tactics:
+                previous = merged.get(tactic)
+                merged[tactic] = (
+                    logprob if previous is None else float(np.logaddexp(previous, logprob))
+                )
+        # A {premise} template without premises yields nothing: renormalise what is left.
+        total = float(np.logaddexp.reduce(list(merged.values()))) if merged else 0.0
+        return sorted(((t, lp - total) for t, lp in merged.items()), key=lambda item: -item[1])

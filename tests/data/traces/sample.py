@@ -96,6 +96,7 @@ class FakeEnv(Environment):
         super().__init__(thm, timeout=1.0)
         self.table = table
         self.started = self.stopped = 0
+        self.applied: list[tuple[str, str, float]] = []  # (conclusion, tactic, timeout)
 
     @classmethod
     def theorem_id(cls, thm: Any) -> str:
@@ -119,7 +120,8 @@ class FakeEnv(Environment):
     def retrieve_premises(self) -> list[Premise]:
         return []
 
-    def apply(self, goal: Goal, tactic: str) -> TacticOutcome:
+    def apply(self, goal: Goal, tactic: str, timeout: float) -> TacticOutcome:
+        self.applied.append((goal.conclusion, tactic, timeout))
         return self.table.get(
             (goal.key, tactic), Failure(ErrorKind.TACTIC_ERROR, f"no such tactic {tactic}", 0.0)
         )

@@ -49,20 +49,22 @@ def test_premises_are_the_theorems_loaded_before(prover, database: TheoremDataba
         assert cheat.dst[0].kind == ErrorKind.REJECTED
         assert "not an allowed premise" in cheat.dst[0].message
         assert prover.server.bytes_sent == sent
-        fair = env.apply(root.goal, "INDUCT_TAC THEN ASM_REWRITE_TAC[ADD_CLAUSES]")
+        fair = env.apply(root.goal, "INDUCT_TAC THEN ASM_REWRITE_TAC[ADD_CLAUSES]", env.timeout)
         assert not isinstance(fair, Failure) or fair.kind != ErrorKind.REJECTED
-        assert isinstance(env.apply(root.goal, "ARITH_TAC"), Proved)
+        assert isinstance(env.apply(root.goal, "ARITH_TAC", env.timeout), Proved)
 
 
 def test_outcome_kinds(prover, database: TheoremDatabase) -> None:
     thm = database["CONJ_SYM"]
     with HolLightEnv(thm, 5.0, database, prover) as (env, root):
-        assert isinstance(env.apply(root.goal, "REPEAT GEN_TAC"), Failure)  # not in the grammar
-        strip = env.apply(root.goal, "REPEAT_TAC")
+        assert isinstance(
+            env.apply(root.goal, "REPEAT GEN_TAC", env.timeout), Failure
+        )  # not in the grammar
+        strip = env.apply(root.goal, "REPEAT_TAC", env.timeout)
         assert isinstance(strip, Failure) and strip.kind == ErrorKind.REJECTED
-        subgoals = env.apply(root.goal, "GEN_TAC")
+        subgoals = env.apply(root.goal, "GEN_TAC", env.timeout)
         assert isinstance(subgoals, Subgoals) and len(subgoals.goals) == 1
-        error = env.apply(root.goal, "DISJ1_TAC")
+        error = env.apply(root.goal, "DISJ1_TAC", env.timeout)
         assert isinstance(error, Failure) and error.kind == ErrorKind.TACTIC_ERROR
 
 

@@ -32,7 +32,7 @@ def theorem(statement: str, name: str = "t") -> ToyTheorem:
 
 def apply(hypotheses: tuple[str, ...], conclusion: str, tactic: str) -> TacticOutcome:
     env = ToyEnv(theorem(conclusion))
-    return env.apply(Goal(conclusion, hypotheses), tactic)
+    return env.apply(Goal(conclusion, hypotheses), tactic, env.timeout)
 
 
 def outcome(result: TacticOutcome) -> Any:
@@ -144,10 +144,10 @@ def test_rejected_text_never_reaches_the_rule_engine(
     monkeypatch.setattr(rules, "apply_rule", spy)
     env = ToyEnv(theorem("p ==> p"))
     goal = Goal("p", ("p", "q", "r"))
-    result = env.apply(goal, tactic)
+    result = env.apply(goal, tactic, env.timeout)
     assert isinstance(result, Failure) and result.kind == ErrorKind.REJECTED
     assert calls == []
-    assert isinstance(env.apply(goal, "assumption"), Proved)
+    assert isinstance(env.apply(goal, "assumption", env.timeout), Proved)
     assert len(calls) == 1  # the spy does see what parses
 
 

@@ -37,9 +37,9 @@ class SlowToyEnv(ToyEnv):
 
     delay_s = 0.0
 
-    def apply(self, goal: Goal, tactic: str) -> TacticOutcome:
+    def apply(self, goal: Goal, tactic: str, timeout: float) -> TacticOutcome:
         time.sleep(self.delay_s)
-        return super().apply(goal, tactic)
+        return super().apply(goal, tactic, timeout)
 
 
 def prove(get_tactics, total: float = 30.0, env: float = 30.0, sampled: int = 8, thm=IMP_REFL):

@@ -297,3 +297,62 @@ def test_real_database_add_sym_gets_addition_premises() -> None:
     # The plain overlap score finds them too.
     plain = FixedTacticModel(["ASM_MESON_TAC[{premises}]"], num_premises=20, score="overlap")
     assert {"ADD_CLAUSES", "ADD_0", "ADD_SUC"} <= set(plain.select_premises(goal, premises))
+
+
+SET_PREMISES = [
+    Premise("IN", "!P x. x IN P <=> P x"),
+    Premise("SUBSET", "!s t. s SUBSET t <=> (!x. x IN s ==> x IN t)"),
+    Premise("UNION", "!s t. s UNION t = {x | x IN s \\/ x IN t}"),
+    Premise("SUBSET_REFL", "!s. s SUBSET s"),
+    Premise("SUBSET_UNION", "!s t. s SUBSET (s UNION t) /\\ t SUBSET (s UNION t)"),
+]
+
+
+def test_definitions_are_the_first_premises_mentioning_the_goals_constants() -> None:
+    model = FixedTacticModel(["REWRITE_TAC[{definitions}]"], num_definitions=8)
+    goal = Goal("!s t u. s SUBSET u /\\ t SUBSET u ==> s UNION t SUBSET u")
+    # SUBSET and UNION are defined by the first premises naming them (latest-introduced
+    # first); IN is not in the goal; the logical symbols (!, /\, ==>) have no definition.
+    assert model.select_definitions(goal, SET_PREMISES) == ["UNION", "SUBSET"]
+    [suggestions] = model.get_tactics([goal], [SET_PREMISES])
+    assert suggestions == [("REWRITE_TAC[UNION; SUBSET]", 0.0)]
+    assert FixedTacticModel(["REWRITE_TAC[{definitions}]"], num_definitions=1).select_definitions(
+        goal, SET_PREMISES
+    ) == ["UNION"]
+
+
+def test_a_premise_template_gives_one_suggestion_per_ranked_premise() -> None:
+    model = FixedTacticModel(
+        ["MATCH_MP_TAC {premise}", "ARITH_TAC"], num_premises=20, num_premise_choices=2
+    )
+    goal = Goal("!s t. s SUBSET (s UNION t)")
+    ranked = model.select_premises(goal, SET_PREMISES, 2)
+    [suggestions] = model.get_tactics([goal], [SET_PREMISES])
+    _check_distribution(suggestions)
+    by_tactic = dict(suggestions)
+    assert set(by_tactic) == {f"MATCH_MP_TAC {name}" for name in ranked} | {"ARITH_TAC"}
+    # The template's prior (half the mass) is shared by its two premises.
+    for name in ranked:
+        assert by_tactic[f"MATCH_MP_TAC {name}"] == pytest.approx(math.log(0.25))
+    # No premise to cite: the template gives nothing and the rest carries all the mass.
+    [alone] = model.get_tactics([goal], [[]])
+    assert alone == [("ARITH_TAC", 0.0)]
+
+
+def test_placeholders_outside_their_place_are_refused() -> None:
+    with pytest.raises(ValueError, match="outside a theorem list"):
+        FixedTacticModel(["REWRITE_TAC {definitions}"])
+    with pytest.raises(ValueError, match="not a tactic of the safe HOL Light grammar"):
+        FixedTacticModel(["MATCH_MP_TAC[{premise}]"])
+    with pytest.raises(ValueError, match="num_premise_choices must be >= 0"):
+        FixedTacticModel(["ARITH_TAC"], num_premise_choices=-1)
+
+
+def test_the_wide_repertoire_config_builds_and_parses() -> None:
+    model = build_tactic_model(_load("wide.yaml"), "cpu")
+    goal = Goal("!s t. s SUBSET (s UNION t)")
+    [suggestions] = model.get_tactics([goal], [SET_PREMISES])
+    _check_distribution(suggestions)
+    for tactic, _ in suggestions:
+        parse_tactic(tactic)
+    assert "SET_TAC[UNION; SUBSET]" in dict(suggestions)

@@ -53,7 +53,7 @@ def test_the_candidates_are_exactly_the_tactics_the_rules_accept(goals: list[Goa
     env = ToyEnv(ToyTheorems.cached()["peirce"])
     for goal, suggestions in zip(goals, fixed().get_tactics(goals, [[]] * len(goals)), strict=True):
         every = [*NULLARY, *(f"elim {i}" for i in range(len(goal.hypotheses)))]
-        applicable = {t for t in every if not isinstance(env.apply(goal, t), Failure)}
+        applicable = {t for t in every if not isinstance(env.apply(goal, t, env.timeout), Failure)}
         assert {t for t, _ in suggestions} == applicable, goal
 
 

@@ -1,0 +1,249 @@
+"""Strength: single tactics, their union and the proving configurations on the same theorems.
+
+The sample (``sample_theorems``) is drawn from the test split only, so nothing tuned on the
+training or validation theorems is measured on itself: the test theorems are grouped by the
+library file that binds them, each file's list is shuffled with ``--seed``, and the files are
+taken round-robin (in the order the files load) until ``--size`` theorems are drawn. Small
+files come in whole; the big ones (sets, int, real, iterate) share the rest.
+
+Each single tactic is tried once on each theorem at ``--tactic-timeout`` seconds (an
+attempt of the loop with that tactic as its only template and ``max_expansions=1``); the
+union proves a theorem if any single tactic does. Each configuration in ``--configs`` runs
+as it is (its own budget per theorem) on the same theorems. Every arm is an ordinary run
+directory under ``--out``, so an interrupted bench resumes where it stopped: finished
+attempts are not repeated. The result (per library file and in total) is printed as a table
+and written to ``<out>/strength.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+from random import Random
+from typing import Any
+
+from data.files import write_atomic
+from data.hol_light.database import TheoremDatabase, TheoremRecord
+from data.jsonable import jsonable
+from environments.hol_light.driver import shared_zygote
+from experiments.end_to_end.config import compose
+from experiments.end_to_end.end_to_end_experiment import run as run_experiment
+from experiments.end_to_end.report.run_data import collect_attempts
+
+log = logging.getLogger(__name__)
+
+SINGLE_TACTICS = (
+    "ARITH_TAC",
+    "REAL_ARITH_TAC",
+    "INT_ARITH_TAC",
+    "MESON_TAC[]",
+    "ASM_MESON_TAC[{premises}]",
+    "TAUT_TAC",
+    "ITAUT_TAC",
+    "SIMP_TAC[]",
+    "REWRITE_TAC[]",
+    "SET_TAC[]",
+)
+"""HOL Light's one-shot provers; ASM_MESON_TAC cites the goal's 20 best-ranked premises."""
+UNION = "union"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs/bench_strength"),
+        help="bench directory (reused to resume)",
+    )
+    parser.add_argument("--size", type=int, default=200, help="theorems in the sample")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the per-file shuffles")
+    parser.add_argument("--split", default="test", help="split the sample is drawn from")
+    parser.add_argument(
+        "--tactic-timeout", type=float, default=5.0, help="seconds per single tactic"
+    )
+    parser.add_argument(
+        "--tactics", nargs="*", default=list(SINGLE_TACTICS), help="the single tactics"
+    )
+    parser.add_argument(
+        "--configs",
+        nargs="*",
+        default=["prove"],
+        help="proving configurations (config names), run at their own budget",
+    )
+    parser.add_argument("overrides", nargs="*", help="config overrides for every arm")
+
+
+def sample_theorems(records: list[TheoremRecord], size: int, seed: int = 0) -> list[TheoremRecord]:
+    """``size`` theorems spread over their files: per-file shuffles, taken round-robin."""
+    by_file: dict[str, list[TheoremRecord]] = defaultdict(list)
+    for record in sorted(records, key=lambda r: r.position):
+        by_file[record.file].append(record)
+    queues = []
+    for file, group in by_file.items():  # files in load order (dicts keep insertion order)
+        group = list(group)
+        Random(f"{seed}:{file}").shuffle(group)
+        queues.append(group)
+    chosen: list[TheoremRecord] = []
+    while len(chosen) < size and any(queues):
+        for queue in queues:
+            if queue and len(chosen) < size:
+                chosen.append(queue.pop(0))
+    if len(chosen) < size:
+        raise ValueError(f"the split has {len(chosen)} theorems, fewer than --size {size}")
+    return chosen
+
+
+def _arms(args: argparse.Namespace, theorem_file: Path) -> list[tuple[str, str, list[str]]]:
+    """(label, config name, overrides) of every arm, single tactics first."""
+    common = [
+        *args.overrides,
+        f"theorem_file={theorem_file}",
+        f"split={args.split}",
+        "num_iterations=1",
+        "num_data_theorems=0",
+        "train_after_eval=[]",
+        "update_checkpoints=[]",
+    ]
+    arms = []
+    budget = args.tactic_timeout + 3.0  # the tactic, HOL Light's grace and the bookkeeping
+    for tactic in args.tactics:
+        arms.append(
+            (
+                tactic,
+                "hol_light",
+                [
+                    *common,
+                    "tac_model=fixed",
+                    f"tac_model.templates=[{_quoted(tactic)}]",
+                    "tac_model.log_priors=null",
+                    "num_sampled_tactics=1",
+                    "max_expansions=1",
+                    f"root_tactic_timeout={args.tactic_timeout}",
+                    f"total_timeout={budget}",
+                    f"env_timeout={budget}",
+                ],
+            )
+        )
+    for name in args.configs:
+        arms.append((name, name, common))
+    return arms
+
+
+def _quoted(tactic: str) -> str:
+    """A tactic as a Hydra override string (its brackets and commas are not syntax)."""
+    return "'" + tactic.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _directory(out: Path, label: str) -> Path:
+    safe = "".join(c if c.isalnum() else "_" for c in label).strip("_")
+    return out / "arms" / safe
+
+
+def _run_arm(config_name: str, overrides: list[str], run_dir: Path) -> dict[str, str]:
+    """The arm's status per theorem id, running (or resuming) its attempts first."""
+    resume = run_dir.exists() and any(run_dir.iterdir())
+    cfg = compose(
+        [*overrides, f"exp_config.resume={str(resume).lower()}"],
+        str(run_dir),
+        config_name=config_name,
+    )
+    run_experiment(cfg)
+    attempts, _ = collect_attempts(run_dir, progress=False)
+    return {a.theorem_id: a.status for a in attempts}
+
+
+def tabulate(
+    sample: list[TheoremRecord], results: dict[str, dict[str, str]], singles: list[str]
+) -> dict[str, Any]:
+    """Proved counts per arm, per file and in total, with the union of the single tactics."""
+    proved = {
+        label: {t for t, s in statuses.items() if s == "proved"}
+        for label, statuses in results.items()
+    }
+    proved[UNION] = set().union(*(proved[t] for t in singles)) if singles else set()
+    files = list(dict.fromkeys(r.file for r in sample))
+    sizes = Counter(r.file for r in sample)
+    file_of = {r.name: r.file for r in sample}
+    table: dict[str, Any] = {}
+    for label, names in proved.items():
+        per_file = Counter(file_of[n] for n in names if n in file_of)
+        table[label] = {"total": sum(per_file.values()), "by_file": {f: per_file[f] for f in files}}
+    best_single = max(singles, key=lambda t: table[t]["total"]) if singles else None
+    return {
+        "theorems": len(sample),
+        "files": {f: sizes[f] for f in files},
+        "arms": table,
+        "best_single": best_single,
+        "proved": {label: sorted(names) for label, names in proved.items()},
+    }
+
+
+def format_table(result: dict[str, Any], columns: list[str]) -> str:
+    """Rows: library files and the total; columns: the theorems, then each arm's proofs."""
+    head = ["file", "theorems", *columns]
+    rows = [
+        [f, str(n), *(str(result["arms"][c]["by_file"][f]) for c in columns)]
+        for f, n in result["files"].items()
+    ]
+    rows.append(
+        ["total", str(result["theorems"]), *(str(result["arms"][c]["total"]) for c in columns)]
+    )
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    lines = [
+        "  ".join(
+            cell.rjust(w) if i else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in [head, *rows]
+    ]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    database = TheoremDatabase.cached()
+    sample = sample_theorems(database.split(args.split), args.size, args.seed)
+    theorem_file = out / "sample.txt"
+    lines = [f"# bench strength: {len(sample)} {args.split} theorems, seed {args.seed}"]
+    write_atomic(theorem_file, "\n".join([*lines, *(r.name for r in sample)]) + "\n")
+    # A lease on the machine's HOL Light zygote for the whole bench: every arm's workers fork
+    # from it, instead of each run loading HOL Light again (minutes).
+    shared_zygote()
+    results: dict[str, dict[str, str]] = {}
+    arms = _arms(args, theorem_file)
+    for i, (label, config_name, overrides) in enumerate(arms):
+        log.info("bench strength: arm %d/%d: %s", i + 1, len(arms), label)
+        results[label] = _run_arm(config_name, overrides, _directory(out, label))
+    result = {
+        "benchmark": "strength",
+        "split": args.split,
+        "seed": args.seed,
+        "tactic_timeout": args.tactic_timeout,
+        "configs": {name: _budget(name, args.overrides) for name in args.configs},
+        **tabulate(sample, results, list(args.tactics)),
+    }
+    if result["arms"][UNION]["total"]:
+        result["ratio_to_union"] = {
+            name: result["arms"][name]["total"] / result["arms"][UNION]["total"]
+            for name in args.configs
+        }
+    columns = [*args.tactics, UNION, *args.configs]
+    print(format_table(result, columns), file=sys.stderr)
+    write_atomic(out / "strength.json", json.dumps(jsonable(result), indent=1) + "\n")
+    return {k: v for k, v in result.items() if k != "proved"}
+
+
+def _budget(config_name: str, overrides: list[str]) -> dict[str, Any]:
+    """The per-theorem budget a configuration states."""
+    cfg = compose(list(overrides), None, config_name=config_name)
+    return {
+        "total_timeout": cfg.total_timeout,
+        "root_tactic_timeout": cfg.root_tactic_timeout,
+        "tactic_timeout": cfg.env_config.environment.get("timeout"),
+        "num_sampled_tactics": cfg.num_sampled_tactics,
+    }
