@@ -308,9 +308,17 @@ def main(cfg: DictConfig) -> None:
         ) from None
     print(f"run directory: {result['run_dir']}")
     for it in result["iterations"]:
+        data = it.get("data")
+        gathered = (
+            f"; data {data['proved']}/{data['attempted']} proved, "
+            f"{data['mean_expansions']:.1f} expansions/attempt"
+            if data
+            else ""
+        )
         print(
             f"iteration {it['iteration']}: Pass@1 {summaries.pass_at_1_text(it)}, "
-            f"mean {it['mean_time_s']:.1f} s/attempt"
+            f"mean {it['mean_time_s']:.1f} s and {it['mean_expansions']:.1f} expansions/attempt"
+            f"{gathered}"
         )
     if not result["iterations"]:
         print("no iteration ran")

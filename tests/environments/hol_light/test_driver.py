@@ -30,6 +30,20 @@ def test_tactic_proves_goal(prover: HolLight) -> None:
     assert 0 < result.time_s < 5
 
 
+def test_the_decision_procedures_and_case_splits_beyond_holists_list(prover: HolLight) -> None:
+    sets = text_goal("!s t u. s SUBSET t /\\ t SUBSET u ==> s SUBSET u")
+    assert prover.apply(sets, "SET_TAC[]", 5.0).status == "proved"
+    assert prover.apply(sets, "ARITH_TAC", 5.0).status == "error"
+    hypothesis = text_goal("x + 1 <= y", "x < y")
+    assert prover.apply(hypothesis, "ARITH_TAC", 5.0).status == "error"  # needs x < y
+    assert prover.apply(hypothesis, "ASM_ARITH_TAC", 5.0).status == "proved"
+    cases = prover.apply(text_goal("(if x = 0 then 1 else x) > 0"), "COND_CASES_TAC", 5.0)
+    assert cases.status == "subgoals" and len(cases.subgoals) == 2
+    assert all(prover.apply(g, "ASM_ARITH_TAC", 5.0).status == "proved" for g in cases.subgoals)
+    split = prover.apply(text_goal("p \\/ ~p"), "ASM_CASES_TAC `p:bool`", 5.0)
+    assert split.status == "subgoals" and len(split.subgoals) == 2
+
+
 def test_subgoals_come_back_as_text_and_exact_sexp(prover: HolLight) -> None:
     result = prover.apply(text_goal("!n. n + 0 = n"), "GEN_TAC", 5.0)
     assert result.status == "subgoals"

@@ -508,7 +508,10 @@ def test_holist_ids() -> None:
 
 
 def test_signatures() -> None:
-    assert len(TACTIC_SIGNATURES) == 47
+    assert len(TACTIC_SIGNATURES) == 53
+    assert TACTIC_SIGNATURES["SET_TAC"] == (ArgKind.THEOREM_LIST,)
+    assert TACTIC_SIGNATURES["ASM_CASES_TAC"] == (ArgKind.TERM,)
+    assert TACTIC_SIGNATURES["COND_CASES_TAC"] == ()
     assert TACTIC_SIGNATURES["SPEC_TAC"] == (ArgKind.TERM, ArgKind.TERM)
     assert TACTIC_SIGNATURES["GEN_REWRITE_TAC"] == (
         ArgKind.CONV_TRANSFORMER,

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from experiments.bench.learning import compare
+from data.traces.files import write_trace
+from experiments.bench.learning import compare, proved_by_iteration
+from tests.data.traces.sample import make_trace
 
 
 def test_each_iteration_is_paired_with_iteration_0_and_the_baseline() -> None:
@@ -35,3 +39,13 @@ def test_a_theorem_without_a_trace_counts_as_not_proved() -> None:
     theorems = {"A", "B"}
     [row] = compare({0: {"A"}}, {0: {"A"}}, set(), theorems)
     assert row["pass_at_1"] == pytest.approx(0.5)
+
+
+def test_proved_by_iteration_reads_eval_attempts_from_the_traces(tmp_path: Path) -> None:
+    write_trace(make_trace(True, "A", 0), tmp_path)
+    write_trace(make_trace(False, "B", 0), tmp_path)
+    write_trace(make_trace(True, "B", 1), tmp_path)
+    write_trace(make_trace(True, "D", 1, role="data"), tmp_path)  # data: not evaluated
+    evaluated, proved = proved_by_iteration(tmp_path)
+    assert evaluated == {0: {"A", "B"}, 1: {"B"}}
+    assert proved == {0: {"A"}, 1: {"B"}}
