@@ -158,7 +158,7 @@ def _trainer(cfg: Any, root: Path) -> pl.Trainer:
 def test_trains_from_traces_and_reloads(run_dir: Path, tmp_path: Path) -> None:
     cfg = _compose_run(run_dir)
     assert {"seed", "data_module", "model", "trainer"} <= set(cfg)
-    assert cfg.trainer.accelerator == "cpu" and cfg.trainer.log_every_n_steps == 1
+    assert cfg.trainer.accelerator == "auto" and cfg.trainer.log_every_n_steps == 1
     data = instantiate(cfg.data_module)
     module = instantiate(cfg.model)
     trainer = _trainer(cfg, tmp_path)
