@@ -3,8 +3,10 @@
 Reading ``trace_files`` through the one trace loader (unreadable files are skipped and listed
 in ``skipped_files``), keeping only theorems of ``splits`` (so the loop's evaluation theorems,
 whose traces sit in the same run directory, stay out of training), holding out a
-``val_fraction`` of the theorems for validation, and the data loaders. A subclass says how the
-traces become examples (`build_examples`) and how examples become a batch (`collate`).
+``val_fraction`` of the theorems for validation, labelling every tactic application with the
+one set of rules (`data.traces.examples`), and the data loaders. A subclass says which labelled
+applications become its examples (`build_examples`) and how examples become a batch
+(`collate`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from abc import abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -20,6 +22,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
+from data.traces.examples import EdgeExample, LabelRules, collect_examples
 from data.traces.loader import TraceLoader
 from data.traces.schema import ProofTrace
 
@@ -43,6 +46,7 @@ class TraceDataModule(pl.LightningDataModule, Generic[Example]):
         seed: int,
         splits: Sequence[str] | None,
         num_workers: int,
+        rules: LabelRules | None = None,
     ) -> None:
         super().__init__()
         name = type(self).__name__
@@ -57,17 +61,19 @@ class TraceDataModule(pl.LightningDataModule, Generic[Example]):
         self.batch_size, self.val_fraction, self.seed = batch_size, val_fraction, seed
         self.splits = set(splits) if splits is not None else None  # None: every theorem
         self.num_workers = num_workers
+        self.rules = rules or LabelRules()
         self.train_examples: list[Example] = []
         self.val_examples: list[Example] = []
         self.val_theorems: set[str] = set()
         self.skipped_files: list[tuple[Path, str]] = []
         self.excluded_theorems = 0  # traces of theorems outside `splits`
-        self.skipped_steps = 0  # proof steps that make no example (the subclass counts them)
+        self.skipped_steps = 0  # labelled steps that make no example (the subclass counts them)
         self._loaded = False
 
     @abstractmethod
-    def build_examples(self, traces: Iterable[ProofTrace]) -> dict[str, list[Example]]:
-        """The examples of each theorem (by id) that ``traces`` (all in ``splits``) give."""
+    def build_examples(self, labelled: Mapping[str, list[EdgeExample]]) -> dict[str, list[Example]]:
+        """The examples of each theorem (by id), from its labelled tactic applications (every
+        attempt of a theorem in ``splits``, deduplicated; see `data.traces.examples`)."""
 
     @abstractmethod
     def collate(self, examples: Sequence[Example]) -> Any:
@@ -78,7 +84,7 @@ class TraceDataModule(pl.LightningDataModule, Generic[Example]):
         if self._loaded:
             return
         loader = TraceLoader(self.trace_files, progress="reading traces")
-        by_theorem = self.build_examples(self._in_splits(loader))
+        by_theorem = self.build_examples(collect_examples(self._in_splits(loader), self.rules))
         self.skipped_files = list(loader.skipped)
         if self.skipped_files:
             logger.warning(

@@ -1,23 +1,24 @@
 """Training data for the HOList tactic model, from proof traces (docs/training.md).
 
-Each step of a theorem's best proof is one example: the goal, the tactic's name (the class),
-its theorem arguments (positive premises) and premises it did not cite (negatives), drawn from
-the theorems loaded before the theorem: the most symbol-overlapping first (hard negatives, as
-in DeepHOL), the rest at random. Traces are read only through the one trace loader.
+Each goal's best proving tactic (`data.traces.examples`: in every attempt, so the proved
+subgoals of an unproved theorem count too) is one example: the goal, the tactic's name (the
+class), its theorem arguments (positive premises) and premises it did not cite (negatives),
+drawn from the theorems loaded before the theorem: the most symbol-overlapping first (hard
+negatives, as in DeepHOL), the rest at random. Traces are read only through the one trace
+loader.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 
 from data.hol_light.database import TheoremDatabase, TheoremRecord
-from data.proof_tree import ProofStep
-from data.traces.schema import ProofTrace
+from data.traces.examples import EdgeExample
 from environments.base import Premise
 from environments.hol_light.tactics import (
     TACTIC_SIGNATURES,
@@ -45,14 +46,9 @@ class HOListExample:
     negatives: tuple[str, ...]
 
 
-def _attempt_rank(trace: ProofTrace) -> tuple[bool, int, int]:
-    """Higher is better: proved over not, then the shorter proof, then the later iteration."""
-    return trace.proved, -len(trace.proof), trace.iteration
-
-
 class HOListDataModule(TraceDataModule[HOListExample]):
-    """Examples from the best attempt per theorem in ``trace_files`` (a run's ``traces/`` with
-    all its iterations, or trace files), split into train/val by theorem id.
+    """Examples from the best proving tactic of every goal in ``trace_files`` (a run's
+    ``traces/`` with all its iterations, or trace files), split into train/val by theorem id.
 
     Only single tactics of the grammar's tactic set make examples (THEN/ORELSE compounds do not
     name one class). Negatives are drawn once, deterministically from ``seed``; examples
@@ -86,44 +82,39 @@ class HOListDataModule(TraceDataModule[HOListExample]):
     def examples(self) -> list[HOListExample]:
         return [*self.train_examples, *self.val_examples]
 
-    def build_examples(self, traces: Iterable[ProofTrace]) -> dict[str, list[HOListExample]]:
+    def build_examples(
+        self, labelled: Mapping[str, list[EdgeExample]]
+    ) -> dict[str, list[HOListExample]]:
         self._database = TheoremDatabase.cached(self.database_path)
         self._premises = [Premise(r.name, r.statement, r.sexp) for r in self._database]
         self._ranker = FixedTacticModel(["ASM_MESON_TAC[{premises}]"], score="idf")
-        best: dict[str, ProofTrace] = {}
-        for trace in traces:
-            kept = best.get(trace.theorem_id)
-            if kept is None or _attempt_rank(trace) > _attempt_rank(kept):
-                best[trace.theorem_id] = trace
         by_theorem = {}
-        for theorem_id, trace in sorted(best.items()):
-            examples = self._examples_of(trace) if trace.proved else []
+        for theorem_id, edges in sorted(labelled.items()):
+            best = [e for e in edges if e.best]
+            if not best:
+                continue
+            name = best[0].theorem.get("name", theorem_id)
+            if name not in self._database.by_name:
+                logger.warning("HOListDataModule: theorem %r is not in the database; skipped", name)
+                self.skipped_steps += len(best)
+                continue
+            examples = []
+            for edge in best:
+                example = self._example(self._database[name], edge)
+                if example is None:
+                    self.skipped_steps += 1
+                else:
+                    examples.append(example)
             if examples:
                 by_theorem[theorem_id] = examples
         return by_theorem
 
-    def _examples_of(self, trace: ProofTrace) -> list[HOListExample]:
-        name = trace.theorem.get("name", trace.theorem_id)
-        if name not in self._database.by_name:
-            logger.warning("HOListDataModule: theorem %r is not in the database; skipped", name)
-            self.skipped_steps += len(trace.proof)
-            return []
-        record = self._database[name]
-        examples = []
-        for index, step in enumerate(trace.proof_steps()):
-            example = self._example(record, index, step)
-            if example is None:
-                self.skipped_steps += 1
-            else:
-                examples.append(example)
-        return examples
-
-    def _example(self, record: TheoremRecord, index: int, step: ProofStep) -> HOListExample | None:
-        """The example of one proof step, or None if it does not fit the model."""
-        if step.goal.conclusion_sexp is None:
+    def _example(self, record: TheoremRecord, edge: EdgeExample) -> HOListExample | None:
+        """The example of one proving tactic, or None if it does not fit the model."""
+        if edge.goal.conclusion_sexp is None:
             return None
         try:
-            expr = parse_tactic(step.tactic)
+            expr = parse_tactic(edge.tactic)
         except TacticRejected:
             return None
         if not isinstance(expr, Tactic) or expr.name not in TACTIC_SIGNATURES:
@@ -135,22 +126,22 @@ class HOListDataModule(TraceDataModule[HOListExample]):
             elif isinstance(arg, ThmListArg):
                 cited.extend(arg.names)
         positives = tuple(dict.fromkeys(n for n in cited if n in self._database.by_name))
-        negatives = self._negatives(record, index, step, positives) if positives else ()
-        return HOListExample(record.name, goal_sexp(step.goal), expr.name, positives, negatives)
+        negatives = self._negatives(record, edge, positives) if positives else ()
+        return HOListExample(record.name, goal_sexp(edge.goal), expr.name, positives, negatives)
 
     def _negatives(
-        self, record: TheoremRecord, index: int, step: ProofStep, positives: tuple[str, ...]
+        self, record: TheoremRecord, edge: EdgeExample, positives: tuple[str, ...]
     ) -> tuple[str, ...]:
         available = self._premises[: record.position]
         excluded = set(positives)
         hard: list[str] = []
         if self.num_hard:
             self._ranker.num_premises = self.num_hard + len(positives)
-            ranked = self._ranker.select_premises(step.goal, available)
+            ranked = self._ranker.select_premises(edge.goal, available)
             hard = [n for n in ranked if n not in excluded][: self.num_hard]
             excluded.update(hard)
         pool = [p.name for p in available if p.name not in excluded]
-        rng = random.Random(f"{self.seed}:{record.name}:{index}")
+        rng = random.Random(f"{self.seed}:{record.name}:{edge.iteration}:{edge.edge}")
         count = min(self.num_negatives - len(hard), len(pool))
         return (*hard, *rng.sample(pool, count))
 

@@ -1,21 +1,20 @@
-"""Training data for the learned toy tactic model: the proof steps of the loop's traces.
+"""Training data for the learned toy tactic model: the proving tactics of the loop's traces.
 
-Every step of every proof found (all iterations; the same goal and tactic counted once per
-theorem) is one example: the goal's candidates, as features, and which of them the proof
-used. Only theorems of the training split make examples, and validation holds out whole
-theorems (`TraceDataModule`, shared with the other data modules, does both).
+Every goal's best proving tactic (`data.traces.examples`: all iterations, proved theorems or
+not) is one example: the goal's candidates, as features, and which of them proved it. Only
+theorems of the training split make examples, and validation holds out whole theorems
+(`TraceDataModule`, shared with the other data modules, does both).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
-from data.proof_tree import ProofStep
-from data.traces.schema import ProofTrace
+from data.proof_tree import Goal
+from data.traces.examples import EdgeExample
 from models.end_to_end.tactic_models.toy.candidates import candidates, goal_sequent
 from models.end_to_end.tactic_models.toy.features import features
 from models.end_to_end.tactic_models.toy.model import ToyBatch, pad
@@ -24,28 +23,28 @@ from models.end_to_end.tactic_models.trace_datamodule import TraceDataModule
 
 @dataclass(frozen=True)
 class ToyExample:
-    """One proof step: the features of the goal's candidates and the one the proof used."""
+    """One proving step: the features of the goal's candidates and the one that proved it."""
 
     theorem: str
     features: list[list[float]]
     target: int
 
 
-def example(theorem: str, step: ProofStep) -> ToyExample | None:
-    """The example of one proof step, or None if its tactic is not a candidate of its goal."""
-    sequent = goal_sequent(step.goal)
+def example(theorem: str, goal: Goal, tactic: str) -> ToyExample | None:
+    """The example of one proving step, or None if its tactic is not a candidate of its goal."""
+    sequent = goal_sequent(goal)
     if sequent is None:
         return None
     options = candidates(sequent)
     tactics = [c.tactic for c in options]
-    if step.tactic not in tactics:
+    if tactic not in tactics:
         return None
-    return ToyExample(theorem, features(sequent, options), tactics.index(step.tactic))
+    return ToyExample(theorem, features(sequent, options), tactics.index(tactic))
 
 
 class ToyDataModule(TraceDataModule[ToyExample]):
-    """Examples from the proved traces in ``trace_files`` (a run's ``traces/`` directory with
-    all its iterations, or trace files) of theorems in ``splits``; a ``val_fraction`` of those
+    """Examples from the traces in ``trace_files`` (a run's ``traces/`` directory with all its
+    iterations, or trace files) of theorems in ``splits``; a ``val_fraction`` of those
     theorems is held out for validation (see `TraceDataModule`)."""
 
     def __init__(
@@ -59,22 +58,19 @@ class ToyDataModule(TraceDataModule[ToyExample]):
     ) -> None:
         super().__init__(trace_files, batch_size, val_fraction, seed, splits, num_workers)
 
-    def build_examples(self, traces: Iterable[ProofTrace]) -> dict[str, list[ToyExample]]:
-        seen: set[tuple[str, Any, str]] = set()
+    def build_examples(
+        self, labelled: Mapping[str, list[EdgeExample]]
+    ) -> dict[str, list[ToyExample]]:
         by_theorem: dict[str, list[ToyExample]] = {}
-        for trace in traces:
-            if not trace.proved:
-                continue
-            for step in trace.proof_steps():
-                key = (trace.theorem_id, step.goal.key, step.tactic)
-                if key in seen:
+        for theorem_id, edges in labelled.items():
+            for edge in edges:
+                if not edge.best:
                     continue
-                seen.add(key)
-                found = example(trace.theorem_id, step)
+                found = example(theorem_id, edge.goal, edge.tactic)
                 if found is None:
                     self.skipped_steps += 1
                 else:
-                    by_theorem.setdefault(trace.theorem_id, []).append(found)
+                    by_theorem.setdefault(theorem_id, []).append(found)
         return by_theorem
 
     def collate(self, examples: Sequence[ToyExample]) -> ToyBatch:

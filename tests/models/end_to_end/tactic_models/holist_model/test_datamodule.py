@@ -20,7 +20,7 @@ def _module(run_dir: Path, **kw: object) -> HOListDataModule:
     return module
 
 
-def test_examples_come_from_the_best_attempt_per_theorem(run_dir: Path) -> None:
+def test_examples_are_the_best_proving_tactic_of_every_goal(run_dir: Path) -> None:
     module = _module(run_dir)
     db = TheoremDatabase.cached()
     got = [(e.theorem, e.tactic, e.positives) for e in module.examples]
@@ -28,7 +28,9 @@ def test_examples_come_from_the_best_attempt_per_theorem(run_dir: Path) -> None:
         ("ADD_0", "MP_TAC", ("ADD",)),
         ("ADD_0", "DISCH_TAC", ()),
         ("ADD_SYM", "REWRITE_TAC", ("ADD_CLAUSES",)),  # iteration 0's 2-step proof, not 1's
-        ("ADD_SYM", "ARITH_TAC", ()),
+        ("ADD_SYM", "ARITH_TAC", ()),  # in both iterations: one example
+        # Iteration 1's proof of ADD_ASSOC, a goal iteration 0 never met, is its best.
+        ("ADD_SYM", "MATCH_MP_TAC", ("ADD_SUC",)),
     ]
     assert module.skipped_steps == 1  # ARITH_TAC THEN ARITH_TAC names no single class
     assert [p.name for p, _ in module.skipped_files] == ["BROKEN.json.gz"]
@@ -70,10 +72,10 @@ def test_collate_labels_goal_premise_pairs(run_dir: Path) -> None:
     module = _module(run_dir)
     db = TheoremDatabase.cached()
     batch = module.collate(module.examples)
-    assert batch["tactics"] == ["MP_TAC", "DISCH_TAC", "REWRITE_TAC", "ARITH_TAC"]
+    assert batch["tactics"] == ["MP_TAC", "DISCH_TAC", "REWRITE_TAC", "ARITH_TAC", "MATCH_MP_TAC"]
     assert batch["goals"][2] == db["ADD_SYM"].sexp
-    assert batch["pair_goal"].tolist() == [0] * 8 + [2] * 8
-    assert batch["pair_label"].tolist() == ([1.0] + [0.0] * 7) * 2
+    assert batch["pair_goal"].tolist() == [0] * 8 + [2] * 8 + [4] * 8
+    assert batch["pair_label"].tolist() == ([1.0] + [0.0] * 7) * 3
     cited = batch["premises"][int(batch["pair_premise"][8])]
     assert cited == db["ADD_CLAUSES"].sexp
     assert len(batch["premises"]) == len(set(batch["premises"]))
@@ -82,7 +84,7 @@ def test_collate_labels_goal_premise_pairs(run_dir: Path) -> None:
 def test_split_by_theorem(run_dir: Path) -> None:
     assert not _module(run_dir, val_fraction=0.0).val_examples
     everything = _module(run_dir, val_fraction=1.0)
-    assert not everything.train_examples and len(everything.val_examples) == 4
+    assert not everything.train_examples and len(everything.val_examples) == 5
     halves = [_module(run_dir, val_fraction=0.5, seed=s) for s in range(8)]
     assert any(m.train_examples and m.val_examples for m in halves)
     for module in halves:

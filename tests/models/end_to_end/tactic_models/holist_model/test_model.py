@@ -163,7 +163,7 @@ def test_trains_from_traces_and_reloads(run_dir: Path, tmp_path: Path) -> None:
     module = instantiate(cfg.model)
     trainer = _trainer(cfg, tmp_path)
     trainer.fit(module, datamodule=data)
-    assert trainer.global_step == 2  # 4 examples, batches of 2, one epoch
+    assert trainer.global_step == 3  # 5 examples, batches of 2, one epoch
     for name in ("train/loss", "train/tactic_loss", "train/premise_loss"):
         assert math.isfinite(float(trainer.callback_metrics[name]))
     metrics = trainer.validate(

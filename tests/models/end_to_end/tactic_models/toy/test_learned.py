@@ -16,6 +16,7 @@ from hydra import compose, initialize_config_dir
 
 from data.proof_tree import Goal
 from data.traces.loader import TraceLoader
+from data.traces.schema import InternalNodeRecord
 from experiments import lightning_runner
 from experiments.end_to_end.config import CONFIG_DIR
 from experiments.end_to_end.config import compose as compose_run
@@ -106,17 +107,22 @@ def test_the_data_module_reads_the_train_split_and_holds_out_whole_theorems(
     data = ToyDataModule(str(traces), val_fraction=0.2, seed=0)
     data.setup("fit")
     assert [p.name for p, _ in data.skipped_files] == ["broken.json.gz"]
-    proofs = {
-        t.theorem_id: len(t.proof)
+    # One example per proved goal of a train-split attempt, proved theorem or not.
+    proved_goals = {
+        (t.theorem_id, node.goal.to_goal().key)
         for t in TraceLoader(toy_traces)
-        if t.proved and t.theorem["split"] == "train"
+        if t.theorem["split"] == "train"
+        for node in t.nodes
+        if isinstance(node, InternalNodeRecord) and node.status == "proved"
     }
+    theorems = {theorem for theorem, _ in proved_goals}
+    assert any(not t.proved for t in TraceLoader(toy_traces) if t.theorem_id in theorems)
     train_theorems = {e.theorem for e in data.train_examples}
     val_theorems = {e.theorem for e in data.val_examples}
-    assert train_theorems | val_theorems == set(proofs)  # no valid-split theorem leaks in
+    assert train_theorems | val_theorems == theorems  # no valid-split theorem leaks in
     assert not train_theorems & val_theorems and val_theorems == data.val_theorems
-    assert len(val_theorems) == round(0.2 * len(proofs))
-    assert len(data.train_examples) + len(data.val_examples) == sum(proofs.values())
+    assert len(val_theorems) == round(0.2 * len(theorems))
+    assert len(data.train_examples) + len(data.val_examples) == len(proved_goals)
     assert data.skipped_steps == 0
     batch = data.collate(data.train_examples[:4])
     assert batch["features"].shape[:2] == batch["mask"].shape
