@@ -10,7 +10,16 @@ import json
 import logging
 import sys
 
-from experiments.bench import batching, capacity, env, learning, scaling, search, strength
+from experiments.bench import (
+    batching,
+    capacity,
+    env,
+    generator,
+    learning,
+    scaling,
+    search,
+    strength,
+)
 
 BENCHMARKS = {
     "env": env,
@@ -20,6 +29,7 @@ BENCHMARKS = {
     "learning": learning,
     "capacity": capacity,
     "strength": strength,
+    "generator": generator,
 }
 
 

@@ -1,13 +1,14 @@
 """Learning: does the loop prove more after training, beyond noise?
 
-Runs the End-to-End loop (``--config``, by default the embedded ``hol_light``: the HOList
-model mixed with its fixed prior, trained between iterations) for ``--iterations``
-iterations, evaluating each on the same ``--theorems`` validation theorems, and, at the same
-budget on the same theorems, the baseline: the loop's fixed prior alone (``--baseline``
-overrides), no training. For each iteration it reports Pass@1 with its 95% Wilson interval
-and the exact McNemar test, paired by theorem, against iteration 0 and against the baseline.
-The data-gathering part (``--data-theorems`` training-split theorems per iteration) is what
-the model learns from; both parts share the budgets of the config and its overrides.
+Runs each End-to-End loop of ``--configs`` (by default the embedded ``hol_light``: the
+HOList model mixed with its fixed prior, trained between iterations; ``hol_light_generator``
+puts the generator beside it) for ``--iterations`` iterations, evaluating each on the same
+``--theorems`` validation theorems, and, at the same budget on the same theorems, the
+baseline: the first loop's fixed prior alone (``--baseline`` overrides), no training. For
+each iteration it reports Pass@1 with its 95% Wilson interval and the exact McNemar test,
+paired by theorem, against iteration 0 and against the baseline. The data-gathering part
+(``--data-theorems`` training-split theorems per iteration) is what the models learn from;
+every run shares the budgets of the config and its overrides.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=Path("runs/bench_learning"),
         help="bench directory: the loop's and the baseline's runs",
     )
-    parser.add_argument("--config", default="hol_light", help="the loop's config name")
+    parser.add_argument(
+        "--configs", nargs="+", default=["hol_light"], help="the loops' config names"
+    )
     parser.add_argument(
         "--theorems", type=int, default=100, help="validation theorems evaluated in every iteration"
     )
@@ -124,16 +127,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "split=valid",
     ]
     started = time.monotonic()
-    loop_cfg = compose(
-        [*args.overrides, *sizes, f"num_iterations={args.iterations}"],
-        str(out / "loop"),
-        config_name=args.config,
-    )
-    # This process keeps the environment warm between the two runs (HOL Light: its zygote),
-    # so the baseline does not load the prover again.
-    environment_factory(loop_cfg.env_config).func.warm_up()
-    run_experiment(loop_cfg)
-    loop_s = time.monotonic() - started
+    loops: dict[str, dict[str, Any]] = {}
+    for name in args.configs:
+        loop_started = time.monotonic()
+        loop_cfg = compose(
+            [*args.overrides, *sizes, f"num_iterations={args.iterations}"],
+            str(out / name),
+            config_name=name,
+        )
+        # This process keeps the environment warm between the runs (HOL Light: its zygote),
+        # so no run loads the prover again.
+        environment_factory(loop_cfg.env_config).func.warm_up()
+        run_experiment(loop_cfg)
+        loops[name] = {"cfg": loop_cfg, "loop_s": time.monotonic() - loop_started}
+    first = loops[args.configs[0]]["cfg"]
     baseline_cfg = compose(
         [
             *args.overrides,
@@ -145,42 +152,50 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "update_checkpoints=[]",
         ],
         str(out / "baseline"),
-        config_name=args.config,
+        config_name=args.configs[0],
     )
     run_experiment(baseline_cfg)
-    evaluated, proved = proved_by_iteration(out / "loop")
     _, baseline_proved = proved_by_iteration(out / "baseline")
-    theorems = set().union(*evaluated.values()) if evaluated else set()
+    results = {}
+    theorems: set[str] = set()
+    for name, loop in loops.items():
+        evaluated, proved = proved_by_iteration(out / name)
+        theorems = set().union(*evaluated.values()) if evaluated else set()
+        results[name] = {
+            "iterations": compare(evaluated, proved, baseline_proved.get(0, set()), theorems),
+            "device": _device(loop["cfg"]),
+            "loop_s": loop["loop_s"],
+        }
     baseline = baseline_proved.get(0, set())
     low, high = wilson_interval(len(baseline & theorems), len(theorems))
     result = {
         "benchmark": "learning",
-        "config": args.config,
+        "configs": list(args.configs),
         "overrides": list(args.overrides),
         "baseline_overrides": list(args.baseline),
         "theorems": len(theorems),
         "data_theorems_per_iteration": args.data_theorems,
-        "total_timeout": loop_cfg.total_timeout,
+        "total_timeout": first.total_timeout,
         "baseline": {
             "proved": len(baseline & theorems),
             "pass_at_1": len(baseline & theorems) / len(theorems) if theorems else 0.0,
             "interval_95": [low, high],
         },
-        "iterations": compare(evaluated, proved, baseline, theorems),
-        "device": _device(loop_cfg),
-        "loop_s": loop_s,
+        "loops": results,
         "total_s": time.monotonic() - started,
     }
-    for row in result["iterations"]:
-        log.info(
-            "iteration %d: Pass@1 %.3f [%.3f, %.3f]; vs iteration 0 p=%.3g; vs baseline "
-            "(%.3f) p=%.3g",
-            row["iteration"],
-            row["pass_at_1"],
-            *row["interval_95"],
-            row["vs_iteration_0"]["p_value"],
-            result["baseline"]["pass_at_1"],
-            row["vs_baseline"]["p_value"],
-        )
+    for name, loop_result in results.items():
+        for row in loop_result["iterations"]:
+            log.info(
+                "%s iteration %d: Pass@1 %.3f [%.3f, %.3f]; vs iteration 0 p=%.3g; vs "
+                "baseline (%.3f) p=%.3g",
+                name,
+                row["iteration"],
+                row["pass_at_1"],
+                *row["interval_95"],
+                row["vs_iteration_0"]["p_value"],
+                result["baseline"]["pass_at_1"],
+                row["vs_baseline"]["p_value"],
+            )
     write_atomic(out / "learning.json", json.dumps(jsonable(result), indent=1) + "\n")
     return result

@@ -232,9 +232,17 @@ def next_iteration_config(
     updated = training.train_after_eval(cfg, run_dir, iteration)
     checkpoint = updated.tac_model.get("ckpt_path")
     changed = checkpoint if checkpoint and checkpoint != cfg.tac_model.get("ckpt_path") else None
-    if changed:
+    new = plain_config(updated.tac_model, "tac_model")
+    old = plain_config(cfg.tac_model, "tac_model")
+    # reload() swaps the weights named by ckpt_path; any other change needs new servers.
+    rebuild = {k: v for k, v in new.items() if k != "ckpt_path"} != {
+        k: v for k, v in old.items() if k != "ckpt_path"
+    }
+    if rebuild:
+        log.info("iteration %d: new tactic servers from the updated tac_model", iteration + 1)
+    elif changed:
         log.info("iteration %d: reloading tactic servers from %s", iteration + 1, changed)
-    pool.update_model(plain_config(updated.tac_model, "tac_model"), changed)
+    pool.update_model(new, changed, rebuild=rebuild)
     pool.set_models(models_record(updated))
     return updated
 

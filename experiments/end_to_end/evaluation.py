@@ -114,10 +114,23 @@ class ProverPool:
             num_cpus=r.cpu_per_prover, num_gpus=r.gpu_per_prover
         ).remote(self.worker_config, server, slot % r.provers_per_gpu)
 
-    def update_model(self, tac_model: dict[str, Any], checkpoint: str | None) -> None:
-        """The config replacements are built from; ``checkpoint``: reload servers in place."""
+    def update_model(
+        self, tac_model: dict[str, Any], checkpoint: str | None, rebuild: bool = False
+    ) -> None:
+        """The config replacements are built from; ``checkpoint``: reload servers in place;
+        ``rebuild``: new servers built from ``tac_model`` instead (a change that ``reload``
+        cannot make, such as a retriever's checkpoint inside the config)."""
         self.tac_model = tac_model
-        if checkpoint is not None:
+        if rebuild:
+            old, self.servers = self.servers, [self._new_server() for _ in self.servers]
+            self._await(self.servers, "tac_model", "the TacticServer could not build its model")
+            per = self.resources.provers_per_gpu
+            for index, server in enumerate(self.servers):
+                for worker in self.workers[index * per : (index + 1) * per]:
+                    worker.set_server.remote(server)
+            for server in old:
+                ray.kill(server)
+        elif checkpoint is not None:
             ray.get([server.reload.remote(checkpoint) for server in self.servers])
 
     def set_models(self, models: dict[str, Any]) -> None:

@@ -2,7 +2,8 @@
 
 It is the baseline every learned model must beat and the model the loop can run before any
 training: DeepHOL's ``ASM_MESON_TAC[<premises>]`` plus HOL Light's decision procedures, with
-the premises chosen by the symbols they share with the goal. Three placeholders:
+the premises chosen by the symbols they share with the goal, or by a trained dense retriever
+(``retriever``, ``retrieval/``). Three placeholders:
 
 - ``{premises}`` (inside a theorem list): the goal's top ``num_premises`` premises;
 - ``{definitions}`` (inside a theorem list): the defining theorem of each of the goal's
@@ -18,8 +19,9 @@ import heapq
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,6 +37,9 @@ from environments.hol_light.tactics import (
     parse_tactic,
 )
 from models.end_to_end.tactic_models.base import Premises, TacticModel, check_batch
+
+if TYPE_CHECKING:
+    from models.end_to_end.tactic_models.retrieval.retriever import PremiseRetriever
 
 PLACEHOLDER = "{premises}"
 """What a template writes where the selected premises' names go, as a theorem list."""
@@ -140,6 +145,12 @@ class FixedTacticModel(TacticModel):
     sqrt(1 + the premise's symbol count) so that long premises do not win by size alone;
     ``score="idf"`` also weights each shared symbol by its rarity in the premise list. Ties go
     to the later premise (closest in load order). Premises sharing nothing are never cited.
+
+    With ``retriever`` (``PremiseRetriever`` options: ``ckpt_path``, ``model``, ``device``,
+    ``seed``) the premises are ranked by a dense retriever instead, batched over the goals of
+    one call; ``{definitions}`` is unchanged. The retriever's weights come from its config:
+    ``reload`` still refuses, so a mixture never hands this model another model's checkpoint
+    (the loop rebuilds its servers when ``retriever.ckpt_path`` changes).
     """
 
     def __init__(
@@ -150,6 +161,7 @@ class FixedTacticModel(TacticModel):
         score: str = "overlap",
         num_premise_choices: int = 4,
         num_definitions: int = 8,
+        retriever: Mapping[str, Any] | PremiseRetriever | None = None,
     ) -> None:
         if isinstance(templates, str):
             raise ValueError(f"FixedTacticModel: templates must be a list, got {templates!r}")
@@ -200,10 +212,24 @@ class FixedTacticModel(TacticModel):
         self._premises: dict[str, _PremiseInfo] = {}
         # The premise list last indexed and, per symbol, its first premise that mentions it.
         self._first_mention: tuple[Sequence[Premise], dict[str, int]] | None = None
+        # The dense ranker of the premises, if any (None: rank them by shared symbols).
+        self.retriever = None if retriever is None else _retriever(retriever)
+        if self.retriever is not None:
+            self.checkpoint = self.retriever.checkpoint
 
     def get_tactics(self, goals: list[Goal], premises: list[Premises]) -> list[list[Suggestion]]:
         check_batch(goals, premises)
-        return [self._suggest(goal, ps) for goal, ps in zip(goals, premises, strict=True)]
+        count = max(self.num_premises, self.num_premise_choices)
+        if self.retriever is not None:
+            ranked = self._retrieve(goals, premises, count)  # one pass over the whole batch
+        else:
+            ranked = [
+                self.select_premises(g, ps, count) for g, ps in zip(goals, premises, strict=True)
+            ]
+        return [
+            self._suggest(goal, ps, names)
+            for goal, ps, names in zip(goals, premises, ranked, strict=True)
+        ]
 
     def select_premises(
         self, goal: Goal, premises: Sequence[Premise], count: int | None = None
@@ -213,6 +239,8 @@ class FixedTacticModel(TacticModel):
         count = self.num_premises if count is None else count
         if count == 0 or not premises:
             return []
+        if self.retriever is not None:
+            return self._retrieve([goal], [premises], count)[0]
         goal_symbols = _goal_symbols(goal)
         infos = [self._info(p) for p in premises]
         shared = [goal_symbols & info.symbols for info in infos]
@@ -226,6 +254,17 @@ class FixedTacticModel(TacticModel):
         candidates = (i for i, s in enumerate(scores) if s > 0.0)
         best = heapq.nlargest(count, candidates, key=lambda i: (scores[i], i))
         return [premises[i].name for i in best]
+
+    def _retrieve(
+        self, goals: list[Goal], premises: Sequence[Sequence[Premise]], count: int
+    ) -> list[list[str]]:
+        """Per goal, the names of its ``count`` citable premises the retriever ranks best."""
+        assert self.retriever is not None
+        citable: list[Sequence[Premise]] = [
+            [p for p in ps if self._info(p).citable] for ps in premises
+        ]
+        ranked = self.retriever.rank(goals, citable, count)
+        return [[premise.name for premise, _ in found] for found in ranked]
 
     def select_definitions(self, goal: Goal, premises: Sequence[Premise]) -> list[str]:
         """The defining premise of each non-logical constant of ``goal``, rarest constant first.
@@ -274,10 +313,8 @@ class FixedTacticModel(TacticModel):
                 break
         return "; ".join(names)
 
-    def _suggest(self, goal: Goal, premises: Premises) -> list[Suggestion]:
-        ranked = self.select_premises(
-            goal, premises, max(self.num_premises, self.num_premise_choices)
-        )
+    def _suggest(self, goal: Goal, premises: Premises, ranked: list[str]) -> list[Suggestion]:
+        """The filled templates for ``goal``, given its premises' names ranked best first."""
         theorem_list = self._fill(ranked[: self.num_premises])
         choices = ranked[: self.num_premise_choices]
         definitions = self._fill(self.select_definitions(goal, premises))
@@ -299,3 +336,10 @@ class FixedTacticModel(TacticModel):
         # A {premise} template without premises yields nothing: renormalise what is left.
         total = float(np.logaddexp.reduce(list(merged.values()))) if merged else 0.0
         return sorted(((t, lp - total) for t, lp in merged.items()), key=lambda item: -item[1])
+
+
+def _retriever(config: Mapping[str, Any] | PremiseRetriever) -> PremiseRetriever:
+    # Imported here, so that the fixed model loads torch and transformers only when asked to.
+    from models.end_to_end.tactic_models.retrieval.retriever import build_retriever
+
+    return build_retriever(config, "cpu")

@@ -2,7 +2,8 @@
 
 The loop's first iteration mixes an untrained learned model with the ``fixed`` prior so that
 something gets proved (and so there is data to learn from); later iterations keep the prior
-as a safety net at a smaller weight, or drop it.
+as a safety net at a smaller weight (``trained_weights``, used once weights are loaded), or
+drop it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from models.end_to_end.tactic_models.base import Premises, TacticModel
 
 
 class MixtureTacticModel(TacticModel):
-    """Mixes component models' suggestion distributions with fixed weights."""
+    """Mixes component models' suggestion distributions with fixed weights: ``weights``
+    until a checkpoint is loaded, then ``trained_weights`` (None: the same ``weights``)."""
 
     def __init__(
         self,
@@ -27,31 +29,25 @@ class MixtureTacticModel(TacticModel):
         weights: Sequence[float] | Mapping[str, float] | None = None,
         ckpt_path: str | None = None,
         max_suggestions: int | None = None,
+        trained_weights: Sequence[float] | Mapping[str, float] | None = None,
     ) -> None:
         from models.end_to_end.tactic_models.tac_models import build_tactic_model
 
+        names: list[str] | None = None
         if isinstance(components, Mapping):  # named components: {learned: ..., prior: ...}
             names = list(components)
-            if isinstance(weights, Mapping):
-                unknown = set(weights) - set(names)
-                if unknown:
-                    raise ValueError(f"tac_model.weights: no component named {sorted(unknown)}")
-                weights = [float(weights.get(n, 1.0)) for n in names]
             components = [components[n] for n in names]
-        if isinstance(weights, Mapping):
-            raise ValueError("tac_model.weights: named weights need named components")
         if not components:
             raise ValueError("tac_model.components: a mixture needs at least one model")
         self.components = [
             c if isinstance(c, TacticModel) else build_tactic_model(c) for c in components
         ]
-        weights = list(weights) if weights is not None else [1.0] * len(self.components)
-        if len(weights) != len(self.components) or any(w < 0 for w in weights) or not sum(weights):
-            raise ValueError(
-                "tac_model.weights: one non-negative weight per component, not all zero"
-            )
-        total = sum(weights)
-        self.log_weights = [math.log(w / total) if w > 0 else -math.inf for w in weights]
+        self.log_weights = _log_weights(weights, names, len(self.components), "weights")
+        self.trained_log_weights = (
+            self.log_weights
+            if trained_weights is None
+            else _log_weights(trained_weights, names, len(self.components), "trained_weights")
+        )
         self.max_suggestions = max_suggestions
         self.checkpoint = None
         if ckpt_path:
@@ -89,3 +85,25 @@ class MixtureTacticModel(TacticModel):
         if not reloaded:
             raise NotImplementedError("no component of this mixture has weights to reload")
         self.checkpoint = checkpoint
+        self.log_weights = self.trained_log_weights
+
+
+def _log_weights(
+    weights: Sequence[float] | Mapping[str, float] | None,
+    names: list[str] | None,
+    count: int,
+    key: str,
+) -> list[float]:
+    """Normalised log-weights, one per component; a ValueError naming ``tac_model.<key>``."""
+    if isinstance(weights, Mapping):
+        if names is None:
+            raise ValueError(f"tac_model.{key}: named weights need named components")
+        unknown = set(weights) - set(names)
+        if unknown:
+            raise ValueError(f"tac_model.{key}: no component named {sorted(unknown)}")
+        weights = [float(weights.get(n, 1.0)) for n in names]
+    weights = list(weights) if weights is not None else [1.0] * count
+    if len(weights) != count or any(w < 0 for w in weights) or not sum(weights):
+        raise ValueError(f"tac_model.{key}: one non-negative weight per component, not all zero")
+    total = sum(weights)
+    return [math.log(w / total) if w > 0 else -math.inf for w in weights]

@@ -77,7 +77,11 @@ class TraceDataModule(pl.LightningDataModule, Generic[Example]):
 
     @abstractmethod
     def collate(self, examples: Sequence[Example]) -> Any:
-        """A training batch of ``examples``."""
+        """A batch of ``examples`` (validation, and training unless `collate_train` differs)."""
+
+    def collate_train(self, examples: Sequence[Example]) -> Any:
+        """A training batch; override for augmentations that must not touch validation."""
+        return self.collate(examples)
 
     def setup(self, stage: str | None = None) -> None:
         """Read the traces and build the examples, once."""
@@ -123,7 +127,7 @@ class TraceDataModule(pl.LightningDataModule, Generic[Example]):
             examples,  # type: ignore[arg-type]
             batch_size=self.batch_size,
             shuffle=shuffle,
-            collate_fn=self.collate,
+            collate_fn=self.collate_train if shuffle else self.collate,
             num_workers=self.num_workers,
             generator=torch.Generator().manual_seed(self.seed) if shuffle else None,
         )

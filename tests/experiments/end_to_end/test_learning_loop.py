@@ -69,23 +69,48 @@ def test_failed_training_leaves_a_resumable_run_and_the_loop_hands_off_the_check
     assert len(second) == 8
     assert all(t.models["tac_model"].checkpoint == checkpoint for t in second)
 
-    # The DataModule reads this run's real traces: one example per proof step.
+    # The DataModule reads this run's real traces: one example per proved goal.
     from models.end_to_end.tactic_models.holist_model.datamodule import HOListDataModule
 
     data = HOListDataModule(str(run_dir / "traces"), seed=0)
     data.setup("fit")
-    proofs = {
-        t.theorem_id: t
-        for t in TraceLoader(run_dir / "traces")
-        if t.proved and t.theorem["split"] == "train"  # evaluation theorems stay held out
-    }
     expected = {
-        (tid, step.tactic.split("[")[0].split()[0]) for tid, t in proofs.items() for step in t.proof
+        (t.theorem_id, edge.tactic.split("[")[0].split()[0])
+        for t in TraceLoader(run_dir / "traces")
+        if t.theorem["split"] == "train"  # evaluation theorems stay held out
+        for edge in t.edges
+        if edge.status == "proved"
     }
     assert {(e.theorem, e.tactic) for e in data.examples} <= expected
     assert data.examples
     for example in data.examples:
         assert not set(example.positives) & set(example.negatives)
+
+
+def test_the_generator_loop_trains_hands_off_and_reloads(zygote, tmp_path: Path) -> None:
+    run_dir = tmp_path / "generator"
+    train = (
+        "python -m experiments.lightning_runner --config-name=end_to_end/train/generator/run "
+        "data_module.trace_files={traces} data_module.num_retrieved=2 trainer.max_epochs=2 "
+        "model.t5={d_model:32,d_ff:64,num_heads:2,d_kv:16}"
+    )
+    overrides = [
+        *[o for o in TINY if not o.startswith("tac_model")],
+        f"train_after_eval=[{train!r}]",
+        "tac_model.components.learned.num_retrieved=2",
+        "tac_model.components.learned.num_sampled_tactics=2",
+        "tac_model.components.learned.model.max_output_bytes=32",
+    ]
+    result = experiment.run(compose(overrides, str(run_dir), config_name="hol_light_generator"))
+    assert [it["iteration"] for it in result["iterations"]] == [0, 1]
+    handoff = yaml.safe_load((run_dir / "training" / "0" / "0" / "handoff.json").read_text())
+    checkpoint = handoff["checkpoint"]
+    assert handoff["model_class"].endswith("generator.model.GeneratorModel")
+    config_1 = yaml.safe_load((run_dir / "configs" / "1.yaml").read_text())
+    assert config_1["tac_model"]["ckpt_path"] == checkpoint
+    second = [load_trace(p) for p in sorted((run_dir / "traces" / "1").glob("*.json.gz"))]
+    assert len(second) == 8
+    assert all(t.models["tac_model"].checkpoint == checkpoint for t in second)
 
 
 def test_reloaded_tactic_server_serves_the_new_weights(tmp_path: Path) -> None:

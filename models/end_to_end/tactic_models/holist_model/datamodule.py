@@ -11,15 +11,13 @@ loader.
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 
-from data.hol_light.database import TheoremDatabase, TheoremRecord
+from data.hol_light.database import TheoremRecord
 from data.traces.examples import EdgeExample
-from environments.base import Premise
 from environments.hol_light.tactics import (
     TACTIC_SIGNATURES,
     Tactic,
@@ -28,8 +26,8 @@ from environments.hol_light.tactics import (
     ThmListArg,
     parse_tactic,
 )
-from models.end_to_end.tactic_models.fixed import FixedTacticModel
 from models.end_to_end.tactic_models.holist_model.model import HOListBatch, goal_sexp
+from models.end_to_end.tactic_models.premise_pool import PremisePool
 from models.end_to_end.tactic_models.trace_datamodule import TraceDataModule
 
 logger = logging.getLogger(__name__)
@@ -85,22 +83,20 @@ class HOListDataModule(TraceDataModule[HOListExample]):
     def build_examples(
         self, labelled: Mapping[str, list[EdgeExample]]
     ) -> dict[str, list[HOListExample]]:
-        self._database = TheoremDatabase.cached(self.database_path)
-        self._premises = [Premise(r.name, r.statement, r.sexp) for r in self._database]
-        self._ranker = FixedTacticModel(["ASM_MESON_TAC[{premises}]"], score="idf")
+        self._pool = PremisePool(self.database_path)
         by_theorem = {}
         for theorem_id, edges in sorted(labelled.items()):
             best = [e for e in edges if e.best]
             if not best:
                 continue
-            name = best[0].theorem.get("name", theorem_id)
-            if name not in self._database.by_name:
-                logger.warning("HOListDataModule: theorem %r is not in the database; skipped", name)
+            record = self._pool.record(best[0].theorem, theorem_id)
+            if record is None:
+                logger.warning("HOListDataModule: theorem %r is not in the database", theorem_id)
                 self.skipped_steps += len(best)
                 continue
             examples = []
             for edge in best:
-                example = self._example(self._database[name], edge)
+                example = self._example(record, edge)
                 if example is None:
                     self.skipped_steps += 1
                 else:
@@ -125,25 +121,21 @@ class HOListDataModule(TraceDataModule[HOListExample]):
                 cited.append(arg.name)
             elif isinstance(arg, ThmListArg):
                 cited.extend(arg.names)
-        positives = tuple(dict.fromkeys(n for n in cited if n in self._database.by_name))
-        negatives = self._negatives(record, edge, positives) if positives else ()
+        known = self._pool.database.by_name
+        positives = tuple(dict.fromkeys(n for n in cited if n in known))
+        negatives = (
+            self._pool.negatives(
+                edge.goal,
+                self._pool.available(record),
+                positives,
+                self.num_negatives,
+                self.num_hard,
+                key=f"{self.seed}:{record.name}:{edge.iteration}:{edge.edge}",
+            )
+            if positives
+            else ()
+        )
         return HOListExample(record.name, goal_sexp(edge.goal), expr.name, positives, negatives)
-
-    def _negatives(
-        self, record: TheoremRecord, edge: EdgeExample, positives: tuple[str, ...]
-    ) -> tuple[str, ...]:
-        available = self._premises[: record.position]
-        excluded = set(positives)
-        hard: list[str] = []
-        if self.num_hard:
-            self._ranker.num_premises = self.num_hard + len(positives)
-            ranked = self._ranker.select_premises(edge.goal, available)
-            hard = [n for n in ranked if n not in excluded][: self.num_hard]
-            excluded.update(hard)
-        pool = [p.name for p in available if p.name not in excluded]
-        rng = random.Random(f"{self.seed}:{record.name}:{edge.iteration}:{edge.edge}")
-        count = min(self.num_negatives - len(hard), len(pool))
-        return (*hard, *rng.sample(pool, count))
 
     def collate(self, examples: Sequence[HOListExample]) -> HOListBatch:
         """Goals, tactic names, the batch's distinct premise texts and the labelled pairs."""
@@ -154,7 +146,7 @@ class HOListDataModule(TraceDataModule[HOListExample]):
         for i, example in enumerate(examples):
             labelled = [(n, 1.0) for n in example.positives] + [(n, 0.0) for n in example.negatives]
             for name, label in labelled:
-                text = self._database[name].sexp
+                text = self._pool.database[name].sexp
                 pair_goal.append(i)
                 pair_premise.append(premises.setdefault(text, len(premises)))
                 pair_label.append(label)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 from omegaconf import DictConfig, OmegaConf
@@ -356,3 +357,107 @@ def test_the_wide_repertoire_config_builds_and_parses() -> None:
     for tactic, _ in suggestions:
         parse_tactic(tactic)
     assert "SET_TAC[UNION; SUBSET]" in dict(suggestions)
+
+
+# A tiny untrained dense retriever (models/end_to_end/tactic_models/retrieval/).
+TINY_RETRIEVER = {
+    "t5": {"d_model": 32, "d_kv": 8, "d_ff": 64, "num_layers": 1, "num_heads": 2},
+    "max_bytes": 128,
+}
+
+
+def _retriever_checkpoint(path: Path, seed: int) -> str:
+    """A retriever checkpoint holding what a Lightning one does for the loader."""
+    import torch
+
+    from models.end_to_end.tactic_models.retrieval.model import RetrieverModel
+
+    model = RetrieverModel(**TINY_RETRIEVER, seed=seed)
+    checkpoint = {"hyper_parameters": dict(model.hparams), "state_dict": model.state_dict()}
+    model.on_save_checkpoint(checkpoint)
+    torch.save(checkpoint, path)
+    return str(path)
+
+
+def test_a_retriever_ranks_the_premises_instead_of_shared_symbols() -> None:
+    model = FixedTacticModel(
+        ["ASM_MESON_TAC[{premises}]"], num_premises=3, retriever={"model": TINY_RETRIEVER}
+    )
+    assert model.retriever is not None and model.checkpoint is None
+    goal = Goal("!n. n + 0 = n")
+    premises = [*ARITH_PREMISES, Premise("Mod.thm", "!n. n + 0 = n")]
+    # The retriever's order among the citable premises, which need share no symbol.
+    [ranked] = model.retriever.rank([goal], [ARITH_PREMISES], 3)
+    assert model.select_premises(goal, premises) == [p.name for p, _ in ranked]
+    [[(tactic, _)]] = model.get_tactics([goal], [premises])
+    assert _theorem_names(tactic) == [p.name for p, _ in ranked]
+    assert len(model.select_premises(goal, premises, count=10)) == len(ARITH_PREMISES)
+
+
+def test_the_retriever_is_called_once_per_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = FixedTacticModel(
+        TEMPLATES, num_premises=2, num_premise_choices=3, retriever={"model": TINY_RETRIEVER}
+    )
+    calls: list[tuple[int, int]] = []
+
+    def reverse(goals: list[Goal], premises: list[Premises], k: int) -> list[list[Any]]:
+        calls.append((len(goals), k))
+        return [[(p, 0.0) for p in reversed(ps)][:k] for ps in premises]
+
+    assert model.retriever is not None
+    monkeypatch.setattr(model.retriever, "rank", reverse)
+    lists: list[Premises] = [ARITH_PREMISES, SET_PREMISES, []]
+    results = model.get_tactics([Goal("n + 0 = n"), Goal("s SUBSET s"), Goal("T")], lists)
+    assert calls == [(3, 3)]  # one call for the batch, k = max(num_premises, choices)
+    for suggestions, premises in zip(results, lists, strict=True):
+        _check_distribution(suggestions)
+        meson = next(t for t, _ in suggestions if t.startswith("ASM_MESON_TAC["))
+        assert _theorem_names(meson) == [p.name for p in reversed(premises)][:2]
+    assert model.select_premises(Goal("T"), SET_PREMISES) == ["SUBSET_UNION", "SUBSET_REFL"]
+
+
+def test_a_trained_retriever_comes_from_its_config_and_reload_still_refuses(
+    tmp_path: Path,
+) -> None:
+    from models.end_to_end.tactic_models.retrieval.retriever import PremiseRetriever
+
+    path = _retriever_checkpoint(tmp_path / "retriever.ckpt", seed=1)
+    goal = Goal("!s t. s SUBSET (s UNION t)")
+    untrained = FixedTacticModel(
+        ["ASM_MESON_TAC[{premises}]"], num_premises=6, retriever={"model": TINY_RETRIEVER}
+    )
+    built = FixedTacticModel(
+        ["ASM_MESON_TAC[{premises}]"], num_premises=6, retriever={"ckpt_path": path}
+    )
+    assert built.checkpoint == path
+    [expected] = PremiseRetriever(ckpt_path=path).rank([goal], [SET_PREMISES], 6)
+    assert built.select_premises(goal, SET_PREMISES) == [p.name for p, _ in expected]
+    assert built.select_premises(goal, SET_PREMISES) != untrained.select_premises(
+        goal, SET_PREMISES
+    )  # seed 1's order differs
+    # A mixture hands every component the learned model's checkpoint: this one must decline.
+    with pytest.raises(NotImplementedError):
+        built.reload(path)
+    with pytest.raises(ValueError, match="nope.ckpt"):
+        FixedTacticModel(["ARITH_TAC"], retriever={"ckpt_path": str(tmp_path / "nope.ckpt")})
+
+
+def test_a_config_with_a_retriever_builds_on_the_callers_device() -> None:
+    cfg = _load("fixed.yaml")
+    cfg.retriever = {"model": TINY_RETRIEVER, "device": None}
+    model = build_tactic_model(cfg, "cpu")
+    assert isinstance(model, FixedTacticModel) and model.retriever is not None
+    assert model.retriever.device == "cpu"
+    [suggestions] = model.get_tactics([Goal("!n. n + 0 = n")], [ARITH_PREMISES])
+    _check_distribution(suggestions)
+    for tactic, _ in suggestions:
+        parse_tactic(tactic, theorem_names={p.name for p in ARITH_PREMISES})
+
+
+@pytest.mark.parametrize(
+    ("retriever", "match"),
+    [({"ckpt": "x.ckpt"}, r"unknown retriever key\(s\) \['ckpt'\]"), ("x.ckpt", "a mapping")],
+)
+def test_bad_retriever_configs_are_refused(retriever: Any, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        FixedTacticModel(["ARITH_TAC"], retriever=retriever)

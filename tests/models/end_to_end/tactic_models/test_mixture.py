@@ -63,3 +63,26 @@ def test_named_components_and_weights() -> None:
     assert math.exp(suggestions[0][1]) == pytest.approx(0.75)
     with pytest.raises(ValueError, match="no component named"):
         MixtureTacticModel({"a": Constant([])}, weights={"b": 1.0})
+
+
+def test_trained_weights_take_over_once_weights_are_loaded() -> None:
+    def build() -> MixtureTacticModel:
+        return MixtureTacticModel(
+            {
+                "learned": Constant([("ARITH_TAC", 0.0)], reloadable=True),
+                "prior": Constant([("GEN_TAC", 0.0)]),
+            },
+            weights={"learned": 1.0, "prior": 3.0},
+            trained_weights={"learned": 4.0, "prior": 1.0},
+        )
+
+    def probs(model: MixtureTacticModel) -> dict[str, float]:
+        (suggestions,) = model.get_tactics([Goal("T")], [[]])
+        return {t: math.exp(lp) for t, lp in suggestions}
+
+    model = build()
+    assert probs(model)["ARITH_TAC"] == pytest.approx(0.25)  # untrained: the prior leads
+    model.reload("/tmp/x.ckpt")
+    assert probs(model)["ARITH_TAC"] == pytest.approx(0.8)
+    with pytest.raises(ValueError, match="tac_model.trained_weights"):
+        MixtureTacticModel([Constant([])], trained_weights=[-1.0])

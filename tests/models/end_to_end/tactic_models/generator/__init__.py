@@ -1,0 +1,1 @@
+"""Tests of the ReProver-style generative tactic model."""
