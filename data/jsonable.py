@@ -56,3 +56,9 @@ def config_hash(config: Mapping[str, Any]) -> str:
     """A stable short id of a config: sha256 of its sorted-key JSON dump, first 12 hex digits."""
     dump = json.dumps(jsonable(config, "config"), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(dump.encode()).hexdigest()[:12]
+
+
+def keyword_arguments(config: Any, where: str) -> dict[str, Any]:
+    """A config mapping as plain keyword arguments: JSON data, without Hydra's ``_`` keys
+    (``_target_``, ``_convert_``, ...); ValueError naming ``where`` as `jsonable` does."""
+    return {k: v for k, v in jsonable(config or {}, where).items() if not k.startswith("_")}

@@ -8,7 +8,7 @@ missing weight deep inside ``load_state_dict``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -32,3 +32,28 @@ def read_checkpoint(path: str | Path, model_class: str, what: str, device: str) 
             f"class {found!r}); point ckpt_path at a checkpoint of its own training run"
         )
     return checkpoint
+
+
+def class_name(cls: type) -> str:
+    """The ``model_class`` a checkpoint of ``cls`` records."""
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+class TaggedCheckpoint:
+    """A LightningModule mixin: its checkpoints record its class (``model_class``)."""
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["model_class"] = class_name(type(self))
+
+
+M = TypeVar("M", bound=torch.nn.Module)
+
+
+def load_module(path: str | Path, cls: type[M], what: str, device: str) -> M:
+    """A trained ``cls`` (a LightningModule whose hyperparameters are its constructor's
+    arguments) from its local checkpoint at ``path``, in eval mode on ``device``; ValueError
+    naming ``path`` if the file is missing or holds another model."""
+    checkpoint = read_checkpoint(path, class_name(cls), what, device)
+    model = cls(**checkpoint["hyper_parameters"])
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.to(device).eval()

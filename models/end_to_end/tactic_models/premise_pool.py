@@ -65,3 +65,13 @@ class PremisePool:
         pool = [p.name for p in available if p.name not in excluded]
         picked = random.Random(key).sample(pool, min(count - len(hard), len(pool)))
         return (*hard, *picked)
+
+
+def hard_count(num_negatives: int, hard_negatives: bool, hard_fraction: float, owner: str) -> int:
+    """How many of ``num_negatives`` are hard; a ValueError naming ``owner`` for bad settings."""
+    if num_negatives < 0 or not 0.0 <= hard_fraction <= 1.0:
+        raise ValueError(
+            f"{owner}: need num_negatives >= 0 and hard_fraction in [0, 1]; got "
+            f"{num_negatives} and {hard_fraction}"
+        )
+    return round(num_negatives * hard_fraction) if hard_negatives else 0

@@ -20,17 +20,15 @@ from torch import Tensor
 from transformers import GenerationConfig
 from transformers.modeling_outputs import BaseModelOutput
 
-from data.jsonable import jsonable
+from data.jsonable import keyword_arguments
 from data.proof_tree import Goal
 from environments.base import Premise, Suggestion
 from models.end_to_end.tactic_models.base import Premises, TacticModel, check_batch
+from models.end_to_end.tactic_models.byt5 import EOS_ID, PAD_ID, text_of
 from models.end_to_end.tactic_models.generator.inputs import format_input
 from models.end_to_end.tactic_models.generator.model import (
-    EOS_ID,
-    PAD_ID,
     GeneratorModel,
     load_generator_checkpoint,
-    text_of,
 )
 from models.end_to_end.tactic_models.generator.premises import PremiseRanking
 
@@ -105,11 +103,7 @@ class GeneratorTacticModel(TacticModel):
         if ckpt_path is not None:
             self.reload(ckpt_path)
             return
-        config = {
-            k: v
-            for k, v in jsonable(model or {}, "tac_model.model").items()
-            if not k.startswith("_")
-        }
+        config = keyword_arguments(model, "tac_model.model")
         try:
             built = GeneratorModel(**config)
         except TypeError as e:  # an unknown key

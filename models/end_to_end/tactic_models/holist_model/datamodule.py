@@ -27,7 +27,7 @@ from environments.hol_light.tactics import (
     parse_tactic,
 )
 from models.end_to_end.tactic_models.holist_model.model import HOListBatch, goal_sexp
-from models.end_to_end.tactic_models.premise_pool import PremisePool
+from models.end_to_end.tactic_models.premise_pool import PremisePool, hard_count
 from models.end_to_end.tactic_models.trace_datamodule import TraceDataModule
 
 logger = logging.getLogger(__name__)
@@ -67,13 +67,8 @@ class HOListDataModule(TraceDataModule[HOListExample]):
         splits: Sequence[str] | None = ("train",),
     ) -> None:
         super().__init__(trace_files, batch_size, val_fraction, seed, splits, num_workers)
-        if num_negatives < 0 or not 0.0 <= hard_fraction <= 1.0:
-            raise ValueError(
-                f"HOListDataModule: need num_negatives >= 0 and hard_fraction in [0, 1]; got "
-                f"{num_negatives} and {hard_fraction}"
-            )
         self.num_negatives = num_negatives
-        self.num_hard = round(num_negatives * hard_fraction) if hard_negatives else 0
+        self.num_hard = hard_count(num_negatives, hard_negatives, hard_fraction, "HOListDataModule")
         self.database_path = database
 
     @property

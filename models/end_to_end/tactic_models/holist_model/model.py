@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from hydra.utils import get_class
 from torch import Tensor, nn
 
-from data.jsonable import jsonable
+from data.jsonable import jsonable, keyword_arguments
 from data.proof_tree import Goal
 from environments.base import Premise, Suggestion
 from environments.hol_light.tactics import (
@@ -32,7 +32,7 @@ from environments.hol_light.tactics import (
 from models.embeddings.base import TermEncoder
 from models.embeddings.vocabulary import Vocabulary
 from models.end_to_end.tactic_models.base import Premises, TacticModel, check_batch
-from models.end_to_end.tactic_models.checkpoints import read_checkpoint
+from models.end_to_end.tactic_models.checkpoints import TaggedCheckpoint, load_module
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def build_encoder(config: Mapping[str, Any], vocabulary: Vocabulary) -> TermEnco
         raise ValueError(f"HOListModel: cannot import encoder _target_ '{target}': {e}") from e
     if not (isinstance(cls, type) and issubclass(cls, TermEncoder)):
         raise ValueError(f"HOListModel: encoder _target_ '{target}' is not a TermEncoder")
-    kwargs = {k: v for k, v in config.items() if not k.startswith("_")}
+    kwargs = keyword_arguments(config, "encoder")
     return cls(vocabulary=vocabulary, **kwargs)
 
 
@@ -118,7 +118,7 @@ class PremiseScorer(nn.Module):
         return self.out(hidden.unsqueeze(0) + self.tactic(tactics).unsqueeze(1)).squeeze(-1)
 
 
-class HOListModel(pl.LightningModule):
+class HOListModel(TaggedCheckpoint, pl.LightningModule):
     """Goal and premise encoders, a tactic classifier and a premise scorer, trained jointly:
     cross-entropy on the tactic plus binary cross-entropy on positive/negative premises.
 
@@ -231,12 +231,7 @@ class HOListModel(pl.LightningModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
 
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # Lets a loader refuse another model's checkpoint with a clear message.
-        checkpoint["model_class"] = _MODEL_CLASS
 
-
-_MODEL_CLASS = f"{HOListModel.__module__}.{HOListModel.__qualname__}"
 _ARG_KINDS_SUPPORTED = frozenset({ArgKind.THEOREM, ArgKind.THEOREM_LIST})
 _PREMISE_BATCH = 256  # premises encoded per forward pass when filling the cache
 
@@ -246,10 +241,7 @@ def load_holist_checkpoint(path: str | Path, device: str = "cpu") -> HOListModel
 
     Raises ValueError naming ``path`` if the file is missing or holds another model.
     """
-    checkpoint = read_checkpoint(path, _MODEL_CLASS, "HOList tactic model", device)
-    model = HOListModel(**checkpoint["hyper_parameters"])
-    model.load_state_dict(checkpoint["state_dict"])
-    return model.to(device).eval()
+    return load_module(path, HOListModel, "HOList tactic model", device)
 
 
 class HOListTacticModel(TacticModel):
@@ -284,11 +276,7 @@ class HOListTacticModel(TacticModel):
         if ckpt_path is not None:
             self.reload(ckpt_path)
             return
-        config = {
-            k: v
-            for k, v in jsonable(model or {}, "tac_model.model").items()
-            if not k.startswith("_")
-        }
+        config = keyword_arguments(model, "tac_model.model")
         # Seeded, so every prover of a run starts from the same untrained model.
         with torch.random.fork_rng(devices=[]):
             if seed is not None:

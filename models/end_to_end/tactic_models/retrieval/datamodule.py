@@ -20,7 +20,7 @@ import torch
 
 from data.proof_tree import Goal
 from data.traces.examples import EdgeExample
-from models.end_to_end.tactic_models.premise_pool import PremisePool
+from models.end_to_end.tactic_models.premise_pool import PremisePool, hard_count
 from models.end_to_end.tactic_models.retrieval.model import RetrieverBatch, goal_text, premise_text
 from models.end_to_end.tactic_models.trace_datamodule import TraceDataModule
 
@@ -63,13 +63,10 @@ class RetrievalDataModule(TraceDataModule[RetrievalExample]):
         splits: Sequence[str] | None = ("train",),
     ) -> None:
         super().__init__(trace_files, batch_size, val_fraction, seed, splits, num_workers)
-        if num_negatives < 0 or not 0.0 <= hard_fraction <= 1.0:
-            raise ValueError(
-                f"RetrievalDataModule: need num_negatives >= 0 and hard_fraction in [0, 1]; "
-                f"got {num_negatives} and {hard_fraction}"
-            )
         self.num_negatives = num_negatives
-        self.num_hard = round(num_negatives * hard_fraction) if hard_negatives else 0
+        self.num_hard = hard_count(
+            num_negatives, hard_negatives, hard_fraction, "RetrievalDataModule"
+        )
         self.database = database
 
     def build_examples(

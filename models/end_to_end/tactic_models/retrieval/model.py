@@ -17,29 +17,18 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from transformers import ByT5Tokenizer, T5Config, T5EncoderModel
+from transformers import T5EncoderModel
 
 from data.jsonable import jsonable
 from environments.base import Premise
-from models.end_to_end.tactic_models.checkpoints import read_checkpoint
+from models.end_to_end.tactic_models.byt5 import (
+    adamw_with_warmup,
+    build_t5_config,
+    byte_ids,
+    load_pretrained,
+)
+from models.end_to_end.tactic_models.checkpoints import TaggedCheckpoint, load_module
 from models.end_to_end.tactic_models.generator.inputs import format_goal
-
-DEFAULT_T5: dict[str, Any] = {
-    "vocab_size": 384,  # ByT5's: 256 bytes, 3 special tokens, 125 sentinels
-    "d_model": 128,
-    "d_kv": 32,
-    "d_ff": 256,
-    "num_layers": 2,
-    "num_heads": 4,
-    "feed_forward_proj": "gated-gelu",
-    "dropout_rate": 0.1,
-    "pad_token_id": 0,
-    "eos_token_id": 1,
-    "decoder_start_token_id": 0,
-}
-"""A tiny ByT5-shaped encoder: trains on a CPU in minutes; keys of ``t5`` override these."""
-# The largest id ByT5's tokenizer emits: byte 255 shifted past pad, eos and unk.
-_MAX_BYTE_ID = 255 + 3
 
 
 def premise_text(premise: Premise) -> str:
@@ -64,10 +53,10 @@ class RetrieverBatch(TypedDict):
     labels: Tensor
 
 
-class RetrieverModel(pl.LightningModule):
+class RetrieverModel(TaggedCheckpoint, pl.LightningModule):
     """A T5 encoder over bytes whose pooled, normalised states embed goals and premises.
 
-    Built from ``t5`` (``T5Config`` keys over ``DEFAULT_T5``, randomly initialised with
+    Built from ``t5`` (``T5Config`` keys over ``byt5.DEFAULT_T5``, randomly initialised with
     ``seed``) or from ``pretrained``, a local Hugging Face directory such as a downloaded
     ``google/byt5-small``. The full config goes into the hyperparameters, so a checkpoint
     rebuilds the model without that directory.
@@ -95,19 +84,14 @@ class RetrieverModel(pl.LightningModule):
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ValueError(f"RetrieverModel: {key} must be an int >= {least}, got {value!r}")
         if pretrained is not None:
-            self.encoder = _load_pretrained(pretrained)
+            self.encoder = load_pretrained(pretrained, T5EncoderModel, "RetrieverModel")
         else:
-            config = T5Config(**{**DEFAULT_T5, **jsonable(dict(t5 or {}), "t5")})
+            config = build_t5_config(t5, "RetrieverModel")
             # Seeded, so every process that builds the untrained model builds the same one.
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
                 self.encoder = T5EncoderModel(config)
         config_dict = jsonable(self.encoder.config.to_dict(), "t5")
-        if config_dict["vocab_size"] <= _MAX_BYTE_ID:
-            raise ValueError(
-                f"RetrieverModel: t5.vocab_size is {config_dict['vocab_size']}, but the byte "
-                f"tokenizer needs ids up to {_MAX_BYTE_ID}; use ByT5's 384"
-            )
         self.save_hyperparameters(
             {
                 "t5": config_dict,
@@ -119,7 +103,6 @@ class RetrieverModel(pl.LightningModule):
                 "seed": seed,
             }
         )
-        self.tokenizer = ByT5Tokenizer()
         self.lr, self.weight_decay, self.warmup_steps = lr, weight_decay, warmup_steps
         self.max_bytes = max_bytes
 
@@ -131,18 +114,11 @@ class RetrieverModel(pl.LightningModule):
         """Unit-norm embeddings ``[len(texts), dim]``; texts are cut to ``max_bytes`` bytes."""
         if not texts:
             return torch.zeros(0, self.dim, device=self.device)
-        tokens = self.tokenizer(
-            texts,
-            padding=True,
-            truncation=True,
-            max_length=self.max_bytes,
-            return_tensors="pt",
-        ).to(self.device)
-        hidden = self.encoder(
-            input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"]
-        ).last_hidden_state
+        input_ids, attention_mask = byte_ids(texts, self.max_bytes)
+        input_ids, attention_mask = input_ids.to(self.device), attention_mask.to(self.device)
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         # Mean over real tokens only: padding must not move a text's embedding.
-        mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
         return F.normalize(pooled, dim=-1)
 
@@ -180,39 +156,7 @@ class RetrieverModel(pl.LightningModule):
         self.log("val/recall@1", out["recall@1"], batch_size=size)
 
     def configure_optimizers(self) -> Any:
-        optimizer = torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        warmup = self.warmup_steps
-
-        def factor(step: int) -> float:
-            """Linear warmup over ``warmup_steps`` optimiser steps, then the constant lr."""
-            return min(1.0, (step + 1) / warmup) if warmup else 1.0
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-        schedule = {"scheduler": scheduler, "interval": "step"}
-        return {"optimizer": optimizer, "lr_scheduler": schedule}
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # Lets a loader refuse another model's checkpoint with a clear message.
-        checkpoint["model_class"] = _MODEL_CLASS
-
-
-_MODEL_CLASS = f"{RetrieverModel.__module__}.{RetrieverModel.__qualname__}"
-
-
-def _load_pretrained(pretrained: str) -> T5EncoderModel:
-    """The encoder saved in the local directory ``pretrained``; never asks the hub."""
-    if not isinstance(pretrained, str) or not Path(pretrained).is_dir():
-        raise ValueError(
-            f"RetrieverModel: pretrained {pretrained!r} is not a local directory; give the path "
-            "of a model saved with save_pretrained (e.g. a downloaded google/byt5-small): hub "
-            "names are never downloaded"
-        )
-    try:
-        return T5EncoderModel.from_pretrained(pretrained, local_files_only=True)
-    except (OSError, ValueError) as e:
-        raise ValueError(
-            f"RetrieverModel: cannot load a T5 encoder from pretrained '{pretrained}': {e}"
-        ) from e
+        return adamw_with_warmup(self.parameters(), self.lr, self.weight_decay, self.warmup_steps)
 
 
 def load_retriever_checkpoint(path: str | Path, device: str = "cpu") -> RetrieverModel:
@@ -220,7 +164,4 @@ def load_retriever_checkpoint(path: str | Path, device: str = "cpu") -> Retrieve
 
     Raises ValueError naming ``path`` if the file is missing or holds another model.
     """
-    checkpoint = read_checkpoint(path, _MODEL_CLASS, "premise retriever", device)
-    model = RetrieverModel(**checkpoint["hyper_parameters"])
-    model.load_state_dict(checkpoint["state_dict"])
-    return model.to(device).eval()
+    return load_module(path, RetrieverModel, "premise retriever", device)

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from data.jsonable import jsonable
+from data.jsonable import keyword_arguments
 from data.proof_tree import Goal
 from environments.base import Premise
 from models.end_to_end.tactic_models.retrieval.model import (
@@ -50,11 +50,7 @@ class PremiseRetriever:
         if ckpt_path is not None:
             self.reload(ckpt_path)
             return
-        config = {
-            k: v
-            for k, v in jsonable(model or {}, "retriever.model").items()
-            if not k.startswith("_")
-        }
+        config = keyword_arguments(model, "retriever.model")
         config.setdefault("seed", seed)
         self._use(RetrieverModel(**config), None)
 
@@ -153,7 +149,7 @@ def build_retriever(config: Mapping[str, Any] | PremiseRetriever, device: str) -
             f"retriever: must be null or a mapping of PremiseRetriever options (ckpt_path, "
             f"model, device, seed), got {config!r}"
         )
-    options = {k: v for k, v in jsonable(config, "retriever").items() if not k.startswith("_")}
+    options = keyword_arguments(config, "retriever")
     known = set(inspect.signature(PremiseRetriever).parameters)
     unknown = sorted(set(options) - known)
     if unknown:

@@ -456,7 +456,7 @@ def test_a_config_with_a_retriever_builds_on_the_callers_device() -> None:
 
 @pytest.mark.parametrize(
     ("retriever", "match"),
-    [({"ckpt": "x.ckpt"}, r"unknown retriever key\(s\) \['ckpt'\]"), ("x.ckpt", "a mapping")],
+    [({"ckpt": "x.ckpt"}, r"retriever: unknown key\(s\) \['ckpt'\]"), ("x.ckpt", "a mapping")],
 )
 def test_bad_retriever_configs_are_refused(retriever: Any, match: str) -> None:
     with pytest.raises(ValueError, match=match):

@@ -21,14 +21,13 @@ from transformers import ByT5Tokenizer, T5Config, T5ForConditionalGeneration
 from data.proof_tree import Goal
 from environments.base import Premise
 from models.end_to_end.tactic_models.base import Premises
+from models.end_to_end.tactic_models.byt5 import byte_ids, text_of
 from models.end_to_end.tactic_models.generator.export import main as export_main
 from models.end_to_end.tactic_models.generator.inputs import format_input
 from models.end_to_end.tactic_models.generator.model import (
     GeneratorModel,
-    byte_ids,
     export_pretrained,
     load_generator_checkpoint,
-    text_of,
 )
 from models.end_to_end.tactic_models.generator.tactic_model import GeneratorTacticModel
 from models.end_to_end.tactic_models.tac_models import build_tactic_model
