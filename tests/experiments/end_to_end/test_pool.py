@@ -136,3 +136,21 @@ def test_a_model_that_cannot_be_built_stops_the_pool_before_any_attempt(
             Resources(1, 1, 0.0, 0.0, 1.0, 1, 0.0),
         )
     assert not (tmp_path / "traces").exists()
+
+
+def test_a_changed_model_config_gets_new_servers_that_every_worker_uses(
+    local_ray: None, tmp_path: Path
+) -> None:
+    pool = make_pool(tmp_path)
+    try:
+        before = ray.get(pool.servers[0].ready.remote())
+        pool.update_model({"_target_": MODEL, "tactics": ["trivial"]}, None, rebuild=True)
+        assert ray.get(pool.servers[0].ready.remote()) != before  # a new server process
+        assert pool.server_restarts == [0]  # a rebuild is not a failure
+        records = run_pool(pool, tasks(4))
+        traces = [load_trace(r.path) for r in records.values() if r.path]
+        assert len(traces) == 4
+        # Both workers now ask the new server: only its one tactic was tried.
+        assert {e.tactic for t in traces for e in t.edges} == {"trivial"}
+    finally:
+        pool.shutdown()
