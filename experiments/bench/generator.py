@@ -21,11 +21,11 @@ from typing import Any
 import torch
 from omegaconf import OmegaConf
 
-from data.hol_light.database import TheoremDatabase
 from data.proof_tree import Goal
 from environments.base import Premise
 from environments.hol_light.tactics import TacticRejected, parse_tactic
 from experiments.end_to_end.config import CONFIG_DIR
+from models.end_to_end.tactic_models.premise_pool import PremisePool
 from models.end_to_end.tactic_models.tac_models import build_tactic_model
 
 log = logging.getLogger(__name__)
@@ -43,11 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _goals(split: str, count: int) -> tuple[list[Goal], list[Sequence[Premise]]]:
-    database = TheoremDatabase.cached()
-    premises = [Premise(r.name, r.statement, r.sexp) for r in database]
-    records = [r for r in database if r.split == split][:count]
+    pool = PremisePool()
+    records = pool.database.split(split)[:count]
     goals = [Goal(r.statement, conclusion_sexp=r.sexp) for r in records]
-    return goals, [premises[: r.position] for r in records]
+    return goals, [pool.available(r) for r in records]
 
 
 def _parses(tactic: str) -> bool:

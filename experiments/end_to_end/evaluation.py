@@ -124,10 +124,8 @@ class ProverPool:
         if rebuild:
             old, self.servers = self.servers, [self._new_server() for _ in self.servers]
             self._await(self.servers, "tac_model", "the TacticServer could not build its model")
-            per = self.resources.provers_per_gpu
-            for index, server in enumerate(self.servers):
-                for worker in self.workers[index * per : (index + 1) * per]:
-                    worker.set_server.remote(server)
+            for index in range(len(self.servers)):
+                self._bind_workers(index)
             for server in old:
                 ray.kill(server)
         elif checkpoint is not None:
@@ -149,9 +147,13 @@ class ProverPool:
         log.warning("TacticServer %d died (%s); starting a replacement", index, cause)
         ray.kill(self.servers[index])
         self.servers[index] = self._new_server()
+        self._bind_workers(index)
+
+    def _bind_workers(self, index: int) -> None:
+        """Point server ``index``'s workers at it (each switches before its next task)."""
         per = self.resources.provers_per_gpu
         for worker in self.workers[index * per : (index + 1) * per]:
-            worker.set_server.remote(self.servers[index])  # runs before the worker's next task
+            worker.set_server.remote(self.servers[index])
 
     def run(self, tasks: list[Task], iteration: int, on_result: OnResult) -> None:
         """Attempt every task; ``on_result`` sees each attempt's record as it finishes."""
