@@ -104,7 +104,9 @@ Node: TypeAlias = InternalNode | ProofFinishedNode | ErrorNode
 
 @dataclass(eq=False)
 class Edge:
-    """One tactic application: `src` is proved by this edge once every node in `dst` is."""
+    """One tactic application: `src` is proved by this edge once every node in `dst` is.
+
+    `scores` holds search-specific numbers about the tactic (HTPS: its visits and value)."""
 
     id: int
     tactic: str
@@ -112,6 +114,7 @@ class Edge:
     dst: list[Node]
     logprob: float
     time_s: float = 0.0
+    scores: dict[str, float] = field(default_factory=dict)
 
     @property
     def status(self) -> Status:

@@ -6,7 +6,8 @@ record and which models produced it. It is plain JSON: ``ProofTrace.model_json_s
 ``python -m experiments.end_to_end.traces schema``) documents it for readers without this code.
 
 Versions: ``SCHEMA_VERSION`` is written; ``READABLE_VERSIONS`` load, older ones through
-``upgrade`` (schema 1 had no ``role``; its traces load as role ``eval``).
+``upgrade`` (schema 1 had no ``role``; its traces load as role ``eval``; schema 2 had no edge
+``scores``; its edges load with none).
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ from data.proof_tree import (
     Status,
 )
 
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 AttemptStatus = Literal["proved", "failed", "timeout", "error"]
 """proved: the root is proved; failed: the search ran out of goals; timeout: a budget ran out;
@@ -148,6 +149,9 @@ class EdgeRecord(TraceModel):
     outcome: Outcome
     error: str = Field(description="the error message when the outcome is an error kind")
     time_s: NonNegativeFloat = Field(description="time inside the environment")
+    scores: dict[str, float | None] = Field(
+        {}, description="search-specific numbers about the tactic (null: not finite)"
+    )
 
 
 class ProofStepRecord(TraceModel):
@@ -213,7 +217,7 @@ class SearchEvent(BaseModel):
 class ProofTrace(TraceModel):
     """Everything about one proof attempt (see docs/traces.md)."""
 
-    schema_version: Literal[2] = 2
+    schema_version: Literal[3] = 3
     theorem_id: str = Field(min_length=1)
     theorem: dict[str, Any] = Field(description="the environment's theorem record")
     environment: EnvironmentRecord
@@ -389,6 +393,8 @@ def upgrade(data: dict[str, Any]) -> dict[str, Any]:
     """A trace of an older readable schema as the current one (data only, not yet validated)."""
     if data.get("schema_version") == 1:
         data = {**data, "schema_version": 2, "role": data.get("role", "eval")}
+    if data.get("schema_version") == 2:
+        data = {**data, "schema_version": 3}  # edges without scores load with none
     return data
 
 
@@ -429,6 +435,7 @@ def _edge_record(edge: Edge) -> dict[str, Any]:
         "outcome": outcome,
         "error": error,
         "time_s": edge.time_s if math.isfinite(edge.time_s) else 0.0,
+        "scores": jsonable(edge.scores, f"edges[{edge.id}].scores"),
     }
 
 

@@ -19,12 +19,15 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from data.proof_tree import Goal, Status
+from data.proof_tree import Goal, InternalNode, Status
 from data.traces.schema import ProofTrace, Timings
 from environments.base import Environment, Premise, Suggestion
-from models.end_to_end.search_models.base import SearchModel
+from models.end_to_end.search_models.base import SearchModel, ValueFn
+from models.end_to_end.search_models.goal_model.base import check_values
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +65,18 @@ class AttemptInfo:
     role: str = "eval"
 
 
+class GoalModelError(RuntimeError):
+    """The goal model failed or answered nonsense (NaN, a positive log-probability): the
+    attempt is an error, never a silent failure."""
+
+
 class Prover:
-    """Runs attempts with one search model and one tactic model; reusable across theorems."""
+    """Runs attempts with one search model and one tactic model; reusable across theorems.
+
+    ``get_values`` is the goal model's ``values`` for searches that value goals; its time is
+    booked as model time. ``goals_per_step`` lets a search hand out several goals at once
+    (``get_goals(n)``), which then share one batched tactic-model call.
+    """
 
     def __init__(
         self,
@@ -74,6 +87,8 @@ class Prover:
         env_timeout: float,
         max_expansions: int | None = None,
         root_tactic_timeout: float | None = None,
+        get_values: ValueFn | None = None,
+        goals_per_step: int = 1,
     ) -> None:
         if num_sampled_tactics <= 0:
             raise ValueError(f"num_sampled_tactics must be positive, got {num_sampled_tactics}")
@@ -85,10 +100,19 @@ class Prover:
             raise ValueError(
                 f"root_tactic_timeout must be positive or None, got {root_tactic_timeout}"
             )
+        if goals_per_step <= 0:
+            raise ValueError(f"goals_per_step must be positive, got {goals_per_step}")
+        if search_model.uses_goal_model and get_values is None:
+            raise ValueError(
+                f"search_model: {type(search_model).__name__} values goals, so it needs a goal "
+                "model (search_model.goal_model)"
+            )
         self.max_expansions = max_expansions
         self.root_tactic_timeout = root_tactic_timeout
         self.search_model = search_model
         self.get_tactics = get_tactics
+        self.get_values = get_values
+        self.goals_per_step = goals_per_step
         self.num_sampled_tactics = num_sampled_tactics
         self.total_timeout = total_timeout
         self.env_timeout = env_timeout
@@ -96,6 +120,23 @@ class Prover:
     def prove(self, env: Environment, info: AttemptInfo) -> ProofTrace:
         with gc_paused():
             return self._prove(env, info)
+
+    def _timed_values(self, timings: Timings) -> ValueFn | None:
+        """The goal model's values, checked, with their time booked as model time."""
+        get_values = self.get_values
+        if get_values is None:
+            return None
+
+        def values(goals: list[Goal]) -> list[float]:
+            tick = time.monotonic()
+            try:
+                return check_values(goals, get_values(goals))
+            except Exception as e:
+                raise GoalModelError(f"goal model: {type(e).__name__}: {e}") from e
+            finally:
+                timings.model_s += time.monotonic() - tick
+
+        return values
 
     def _prove(self, env: Environment, info: AttemptInfo) -> ProofTrace:
         started = time.monotonic()
@@ -109,12 +150,36 @@ class Prover:
                 or timings.env_s >= self.env_timeout
             )
 
+        def in_search(call: Callable[[], T]) -> T:
+            """Run a search call; its time minus the goal model's inside it is search time."""
+            tick, model_before = time.monotonic(), timings.model_s
+            try:
+                return call()
+            finally:
+                timings.search_s += time.monotonic() - tick - (timings.model_s - model_before)
+
+        def expand(node: InternalNode, suggestions: list[Suggestion]) -> bool:
+            """Run ``node``'s tactics; True if a budget ran out before all were tried."""
+            timeout = self.root_tactic_timeout if node is root else None
+            for suggestion in suggestions[: self.num_sampled_tactics]:
+                tick = time.monotonic()
+                edge = env.run_tactic(node, suggestion, timeout)
+                timings.env_s += time.monotonic() - tick
+                in_search(lambda e=edge: search.process_response(e))  # type: ignore[misc]
+                if node.status != Status.OPEN:  # closed: its other tactics are not needed
+                    return False
+                if over_budget():
+                    return True
+            env.tree.mark_explored(node)  # every suggestion was tried: nothing more will come
+            return False
+
         with env as (env, root):
             tick = time.monotonic()
             premises = env.retrieve_premises()
             timings.env_s += time.monotonic() - tick
             search = self.search_model
-            search.reset(root)
+            search.bind(self._timed_values(timings))
+            in_search(lambda: search.reset(root))
             while root.status == Status.OPEN:
                 if self.max_expansions is not None and expansions >= self.max_expansions:
                     out_of_budget = True  # an expansion budget: what is left stays open
@@ -122,31 +187,25 @@ class Prover:
                 if over_budget():
                     out_of_budget = True
                     break
-                tick = time.monotonic()
-                selected = search.get_goal()
-                timings.search_s += time.monotonic() - tick
-                if selected is None:
+                wanted = self.goals_per_step
+                if self.max_expansions is not None:
+                    wanted = min(wanted, self.max_expansions - expansions)
+                selected = in_search(lambda n=wanted: search.get_goals(n))  # type: ignore[misc]
+                if not selected:
                     break
-                node, _score = selected
+                nodes = [node for node, _score in selected]
                 tick = time.monotonic()
-                suggestions = self.get_tactics([node.goal], [premises])[0]
+                batch = self.get_tactics([n.goal for n in nodes], [premises] * len(nodes))
                 timings.model_s += time.monotonic() - tick
-                timeout = self.root_tactic_timeout if node is root else None
-                for suggestion in suggestions[: self.num_sampled_tactics]:
-                    tick = time.monotonic()
-                    edge = env.run_tactic(node, suggestion, timeout)
-                    timings.env_s += time.monotonic() - tick
-                    tick = time.monotonic()
-                    search.process_response(edge)
-                    timings.search_s += time.monotonic() - tick
-                    if node.status != Status.OPEN:  # closed: its other tactics are not needed
-                        break
-                    if over_budget():
-                        out_of_budget = True
-                        break
-                else:  # every suggestion was tried: nothing more will come from this goal
-                    env.tree.mark_explored(node)
-                expansions += 1
+                for node, suggestions in zip(nodes, batch, strict=True):
+                    if out_of_budget or root.status != Status.OPEN:
+                        break  # the rest stay open: unexpanded, not failed
+                    if node.status != Status.OPEN:  # decided meanwhile (a shared subgoal)
+                        in_search(lambda n=node: search.expansion_done(n))  # type: ignore[misc]
+                        continue
+                    out_of_budget = expand(node, suggestions)
+                    in_search(lambda n=node: search.expansion_done(n))  # type: ignore[misc]
+                    expansions += 1
                 if out_of_budget:  # the goal keeps its untried tactics: open, not failed
                     break
             tree = env.tree

@@ -1,8 +1,13 @@
-"""Search models decide which open goal the prover expands next.
+"""Search models decide which open goals the prover expands next.
 
-The prover drives every search the same way: ``reset(root)``; then, until ``get_goal()`` returns
-None, it runs tactics on the goal returned, calls ``process_response(edge)`` once per resulting edge
-(already in the tree, status propagated) and finally ``tree.mark_explored(node)``.
+The prover drives every search the same way: ``bind(values)`` with the goal model's values (or
+None), ``reset(root)``; then, until ``get_goals(n)`` returns nothing, it asks the tactic model
+for all the goals returned in one batched call and, goal by goal, runs the tactics, calls
+``process_response(edge)`` once per resulting edge (already in the tree, status propagated),
+``tree.mark_explored(node)`` once every tactic was tried, and ``expansion_done(node)``, which
+tells the search the goal's expansion is complete (HTPS backs up its simulation there). A search
+that values goals (HTPS, UpDown, Fringe) calls ``self.values(goals)``: a plain function, so the
+search never imports a model or Ray, and the prover books its time as model time.
 
 ``search_trace`` is the contract with the trace files and the visualiser: one small JSON-ready dict
 per event, in order. Every entry has ``step`` (the 0-based index of the expansion it belongs to;
@@ -14,15 +19,45 @@ per event, in order. Every entry has ``step`` (the 0-based index of the expansio
   (ids of the nodes this edge added to the frontier, in push order).
 
 Searches may add keys of their own to these entries (e.g. HTPS values) or new event kinds; readers
-ignore what they do not know.
+ignore what they do not know. A search declares what its own numbers mean in ``display``: the
+first entry of its trace (event ``"display"``, step -1) carries it, so a viewer shows any search's
+node scores, edge scores and per-step node sets without knowing the search.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
-from data.proof_tree import Edge, InternalNode, Status
+from data.proof_tree import Edge, Goal, InternalNode, Status
+
+ValueFn = Callable[[list[Goal]], list[float]]
+"""A goal model's ``values``: for each goal, the log-probability (<= 0) that it is provable."""
+
+
+@dataclass(frozen=True)
+class Display:
+    """What a search's own numbers mean, for viewers: key -> a short description.
+
+    ``node_scores`` and ``edge_scores`` name keys of ``InternalNode.scores`` and ``Edge.scores``;
+    ``step_nodes`` names keys of its ``select`` entries that hold a list of node ids (UpDown's
+    sketch, a Fringe's goals), which a viewer highlights at that step.
+    """
+
+    node_scores: Mapping[str, str] = field(default_factory=dict)
+    edge_scores: Mapping[str, str] = field(default_factory=dict)
+    step_nodes: Mapping[str, str] = field(default_factory=dict)
+
+    def entry(self) -> dict[str, Any]:
+        return {
+            "step": -1,
+            "event": "display",
+            "node_scores": dict(self.node_scores),
+            "edge_scores": dict(self.edge_scores),
+            "step_nodes": dict(self.step_nodes),
+        }
 
 
 def is_expandable(node: InternalNode) -> bool:
@@ -34,10 +69,27 @@ class SearchModel(ABC):
     """Chooses the next goal to expand and records why, step by step, in `search_trace`."""
 
     search_trace: list[dict[str, Any]]
+    uses_goal_model: ClassVar[bool] = False
+    """True: the search calls ``self.values`` and the run must configure a goal model."""
+    display: ClassVar[Display] = Display()
 
     def __init__(self) -> None:
         self.search_trace = []
         self._step = -1
+        self._values: ValueFn | None = None
+
+    def bind(self, values: ValueFn | None) -> None:
+        """The goal model's values for the next attempts (the prover calls this before reset)."""
+        self._values = values
+
+    def values(self, goals: list[Goal]) -> list[float]:
+        """The bound goal model's log-provability of each goal, in one batched call."""
+        if self._values is None:
+            raise RuntimeError(
+                f"{type(self).__name__} values goals but no goal model is bound: configure "
+                "search_model.goal_model (e.g. search_model/goal_model/constant.yaml)"
+            )
+        return self._values(goals)
 
     @abstractmethod
     def reset(self, root: InternalNode) -> None:
@@ -47,12 +99,26 @@ class SearchModel(ABC):
     def get_goal(self) -> tuple[InternalNode, float] | None:
         """The goal to expand next (its `visit_count` incremented) and its score; None if done."""
 
+    def get_goals(self, n: int) -> list[tuple[InternalNode, float]]:
+        """Up to ``n`` distinct goals to expand in one step, best first; empty when done.
+
+        Searches that can choose several goals at once (HTPS's hypertree leaves) override
+        this; by default it is one `get_goal`.
+        """
+        selected = self.get_goal()
+        return [] if selected is None else [selected]
+
     @abstractmethod
     def process_response(self, edge: Edge) -> None:
-        """Take in one edge produced by expanding the last goal returned."""
+        """Take in one edge produced by expanding a goal returned."""
+
+    def expansion_done(self, node: InternalNode) -> None:
+        """The prover is done with ``node``, a goal it was given (explored, closed, or skipped
+        because it was decided meanwhile). Nothing by default."""
+        return None
 
     def _start_trace(self) -> None:
-        self.search_trace = []
+        self.search_trace = [self.display.entry()] if self.display != Display() else []
         self._step = -1
 
     def _record_select(self, node: InternalNode, score: float, **extra: Any) -> None:

@@ -5,11 +5,15 @@ from __future__ import annotations
 import heapq
 
 from data.proof_tree import InternalNode
-from models.end_to_end.search_models.base import FrontierSearch
+from models.end_to_end.search_models.base import Display, FrontierSearch
 
 
 class BestFS(FrontierSearch):
     """A max-heap on `cumulative_logprob`: O(log n) per push and pop, ties to the first pushed."""
+
+    display = Display(
+        node_scores={"priority": "the cumulative log-probability the goal was queued with"}
+    )
 
     def __init__(self) -> None:
         super().__init__()

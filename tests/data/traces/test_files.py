@@ -114,7 +114,7 @@ CORRUPT_FILES: dict[str, tuple[Callable[[], bytes], str]] = {
         lambda: gzip.compress(json.dumps(trace_data()).encode())[:200],
         "truncated or damaged gzip",
     ),
-    "not_json": (lambda: gzip.compress(b'{"schema_version": 2, '), "not valid JSON"),
+    "not_json": (lambda: gzip.compress(b'{"schema_version": 3, '), "not valid JSON"),
     "not_utf8": (lambda: gzip.compress(b"\xff\xfe"), "not UTF-8"),
     "not_object": (lambda: gzip.compress(b"[1, 2]"), "must be a JSON object, got list"),
     "no_version": (
@@ -125,7 +125,7 @@ CORRUPT_FILES: dict[str, tuple[Callable[[], bytes], str]] = {
         lambda: gzip.compress(
             json.dumps(with_change(lambda d: d.update(schema_version=9))).encode()
         ),
-        r"schema_version: 9 is not supported: this code reads schema_version 1, 2",
+        r"schema_version: 9 is not supported: this code reads schema_version 1, 2, 3",
     ),
     "dangling_edge": (
         lambda: gzip.compress(

@@ -37,7 +37,7 @@ from tests.data.traces.sample import (
 
 def test_from_tree_records_nodes_edges_proof_and_counts() -> None:
     trace = make_trace()
-    assert trace.schema_version == SCHEMA_VERSION == 2 and trace.proved and trace.role == "eval"
+    assert trace.schema_version == SCHEMA_VERSION == 3 and trace.proved and trace.role == "eval"
     assert [e.tactic for e in trace.edges] == [
         "BAD_TAC",
         "SLOW_TAC",
@@ -227,14 +227,45 @@ def test_schema_1_traces_load_as_evaluated_attempts() -> None:
     old = trace_data()
     old["schema_version"] = 1
     old.pop("role")
+    for edge in old["edges"]:
+        edge.pop("scores")
     trace = parse_trace(old, "old.json.gz")
-    assert trace.schema_version == 2 and trace.role == "eval" and trace.proved
+    assert trace.schema_version == 3 and trace.role == "eval" and trace.proved
+
+
+def test_schema_2_traces_load_with_edges_without_scores() -> None:
+    old = trace_data()
+    old["schema_version"] = 2
+    for edge in old["edges"]:
+        edge.pop("scores")
+    trace = parse_trace(old, "old.json.gz")
+    assert trace.schema_version == 3 and trace.edges and all(e.scores == {} for e in trace.edges)
+
+
+def test_edge_scores_round_trip_and_non_finite_ones_become_null() -> None:
+    tree = build_tree(True)
+    tree.edges[0].scores.update(htps_n=2.0, htps_w=-math.inf)
+    trace = parse_trace(
+        ProofTrace.from_tree(
+            theorem_id="T",
+            theorem=THEOREM,
+            environment=ENVIRONMENT,
+            tree=tree,
+            status="proved",
+            iteration=0,
+            search_trace=[],
+            timings=Timings(),
+            expansions=1,
+            models={},
+        ).model_dump(mode="json")
+    )
+    assert trace.edges[0].scores == {"htps_n": 2.0, "htps_w": None}
 
 
 @pytest.mark.parametrize(
     ("version", "problem"),
     [
-        (3, r"schema_version: 3 is not supported.*\(update the framework"),
+        (4, r"schema_version: 4 is not supported.*\(update the framework"),
         (0, r"schema_version: 0 is not supported.*\(re-run the attempt"),
         ("2", r"schema_version: '2' is not supported"),
         (True, r"schema_version: True is not supported"),

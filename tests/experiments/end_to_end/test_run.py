@@ -91,7 +91,7 @@ def test_the_named_theorems_are_evaluated_and_their_traces_fit_the_json_schema(
     for path in files:
         data = json.loads(gzip.decompress(path.read_bytes()))
         assert list(validator.iter_errors(data)) == [], path
-        assert data["schema_version"] == 2 and data["search_trace"] and data["nodes"]
+        assert data["schema_version"] == 3 and data["search_trace"] and data["nodes"]
 
 
 def test_a_second_run_on_a_locked_directory_is_refused(tmp_path: Path) -> None:

@@ -155,7 +155,14 @@ def test_search_trace_records_selections_and_responses() -> None:
     search = BestFS()
     search.search_trace.append({"stale": True})
     search.reset(tree.root)
-    assert search.search_trace == []
+    display = {
+        "step": -1,
+        "event": "display",
+        "node_scores": {"priority": "the cumulative log-probability the goal was queued with"},
+        "edge_scores": {},
+        "step_nodes": {},
+    }
+    assert search.search_trace == [display]
     select(search)
     bad = tree.add_edge(tree.root, "BAD", -0.1, error=(ErrorKind.TACTIC_ERROR, "no"))
     good = tree.add_edge(tree.root, "CONJ_TAC", -0.5, subgoals=[Goal("a"), Goal("b")])
@@ -167,6 +174,7 @@ def test_search_trace_records_selections_and_responses() -> None:
     search.process_response(done)
     a_id, b_id = child(good, 0).id, child(good, 1).id
     assert search.search_trace == [
+        display,
         {"step": 0, "event": "select", "node": 0, "score": 0.0, "frontier": 0},
         {"step": 0, "event": "response", "edge": bad.id, "status": "failed", "pushed": []},
         {"step": 0, "event": "response", "edge": good.id, "status": "open", "pushed": [a_id, b_id]},
@@ -175,7 +183,8 @@ def test_search_trace_records_selections_and_responses() -> None:
     ]
     json.dumps(search.search_trace, allow_nan=False)
     search.reset(tree.root)
-    assert search.search_trace == []
+    assert search.search_trace == [display]
+    assert BFS().display.entry()["node_scores"] == {}  # BFS has no scores of its own
 
 
 def test_visit_count_increments_on_each_selection() -> None:
