@@ -21,6 +21,7 @@ from data.jsonable import jsonable
 from environments.base import Environment, TheoremSource
 from experiments.end_to_end.config import ConfigError
 from models.end_to_end.search_models.base import SearchModel
+from models.end_to_end.search_models.goal_model.goal_models import build_goal_model
 from models.end_to_end.tactic_models.tac_models import build_tactic_model, resolve_devices
 
 
@@ -66,11 +67,23 @@ def make_env(environment: Mapping[str, Any], theorem: Mapping[str, Any]) -> Envi
     return env
 
 
-def check_components(cfg: DictConfig, first_theorem: Mapping[str, Any]) -> None:
-    """Build the tactic model, the search model and an environment once; ConfigError if not.
+def split_search_config(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The search's own config, and its goal model's (``search_model.goal_model``) or None.
 
-    The tactic model is built on the CPU whatever its ``device`` (this checks that its config
-    and checkpoint load, not where it will run). The environment is made for the run's first
+    The goal model's config lives inside the search's, where the search's config group puts
+    it, but it is built apart (in GoalServers): searches never see models.
+    """
+    search = plain_config(cfg.search_model, "search_model")
+    goal_model = search.pop("goal_model", None)
+    return search, goal_model
+
+
+def check_components(cfg: DictConfig, first_theorem: Mapping[str, Any]) -> None:
+    """Build the models, the search and an environment once; ConfigError if not.
+
+    Models are built on the CPU whatever their ``device`` (this checks that their config and
+    checkpoint load, not where they will run). A search that values goals needs a goal model
+    and one that does not must not be given one. The environment is made for the run's first
     theorem, without starting its prover, and must use the run's theorem source.
     """
     if cfg.with_gpus and not cfg.ray_address:
@@ -87,8 +100,9 @@ def check_components(cfg: DictConfig, first_theorem: Mapping[str, Any]) -> None:
         build_tactic_model(tac_model)
     except Exception as e:  # whatever the model's constructor raises, name it and stop
         raise ConfigError(f"tac_model: {_cause(e)}") from e
+    search_config, goal_model = split_search_config(cfg)
     try:
-        search = instantiate(plain_config(cfg.search_model, "search_model"))
+        search = instantiate(search_config)
     except InstantiationException as e:
         raise ConfigError(f"search_model: {_cause(e)}") from e
     if not isinstance(search, SearchModel):
@@ -96,6 +110,19 @@ def check_components(cfg: DictConfig, first_theorem: Mapping[str, Any]) -> None:
             f"search_model: _target_ {cfg.search_model.get('_target_')!r} built a "
             f"{type(search).__name__}, not a SearchModel"
         )
+    name = type(search).__name__
+    if search.uses_goal_model and goal_model is None:
+        raise ConfigError(
+            f"search_model.goal_model: {name} values goals and needs a goal model "
+            "(search_model/goal_model=constant, or a trained one)"
+        )
+    if goal_model is not None and not search.uses_goal_model:
+        raise ConfigError(f"search_model.goal_model: {name} does not use a goal model")
+    if goal_model is not None:
+        try:
+            build_goal_model(resolve_devices(goal_model, "cpu", override=True))
+        except Exception as e:  # whatever the model's constructor raises, name it and stop
+            raise ConfigError(f"search_model.goal_model: {_cause(e)}") from e
     factory = environment_factory(cfg.env_config)
     env_cls = cast(type[Environment], factory.func)
     try:

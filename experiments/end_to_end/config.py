@@ -41,6 +41,7 @@ REQUIRED = (
     "tactic_server",
     "max_expansions",
     "root_tactic_timeout",
+    "goals_per_step",
 )
 
 
@@ -65,7 +66,13 @@ def validate(cfg: DictConfig) -> None:
             raise ConfigError(f"{key}: missing from the config")
     for key in ("total_timeout", "env_timeout"):
         _number(cfg, key, minimum=0, strict=True)
-    for key in ("num_sampled_tactics", "num_iterations", "logical_gpus", "provers_per_gpu"):
+    for key in (
+        "num_sampled_tactics",
+        "num_iterations",
+        "logical_gpus",
+        "provers_per_gpu",
+        "goals_per_step",
+    ):
         _number(cfg, key, minimum=1)
     for key in ("num_gpus", "gpu_per_prover", "cpu_per_prover", "resume_iteration"):
         _number(cfg, key, minimum=0)
@@ -153,7 +160,10 @@ def _check_devices(cfg: DictConfig) -> None:
     """A model pinned to CUDA cannot run on TacticServers that have no GPU."""
     if cfg.with_gpus:
         return
-    for path, value in _devices(cfg.tac_model, "tac_model"):
+    devices = _devices(cfg.tac_model, "tac_model")
+    if isinstance(cfg.search_model.get("goal_model"), DictConfig):
+        devices += _devices(cfg.search_model.goal_model, "search_model.goal_model")
+    for path, value in devices:
         if value is not None and str(value).startswith("cuda"):
             raise ConfigError(
                 f"{path}: {value} needs a GPU but with_gpus is false (set with_gpus=true and "
@@ -179,7 +189,7 @@ def _devices(node: Any, path: str) -> list[tuple[str, Any]]:
 
 
 def gpu_per_server(cfg: DictConfig) -> float:
-    """Each logical GPU's share of the real GPUs (0 on CPU)."""
+    """Each logical GPU's share of the real GPUs (0 on CPU); its model servers split it."""
     if not cfg.with_gpus:
         return 0.0
     share: Any = cfg.num_gpus / cfg.logical_gpus

@@ -1,7 +1,9 @@
-"""Ray actors: TacticServers that batch model calls, ProverWorkers that run attempts.
+"""Ray actors: model servers that batch model calls, ProverWorkers that run attempts.
 
 One ``TacticServer`` per logical GPU holds a tactic model and batches concurrent requests from
-the provers bound to it into one model call. ``provers_per_gpu`` ``ProverWorker`` actors per
+the provers bound to it into one model call; where the search values goals (HTPS, UpDown,
+Fringe), a ``GoalServer`` beside it does the same for the goal model. ``provers_per_gpu``
+``ProverWorker`` actors per
 logical GPU each keep one warm environment process across theorems and iterations, write each
 trace the moment the attempt ends, and return its `AttemptRecord`. Models and environments are
 built inside their actors from config: nothing heavy crosses the object store. The pool that
@@ -16,15 +18,16 @@ import logging
 import os
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
 import ray
-from ray.exceptions import RayActorError
+from ray.exceptions import RayActorError, RayTaskError
 
 from data.proof_tree import Goal
 from data.traces.attempts import AttemptRecord
@@ -32,13 +35,25 @@ from environments.base import Environment, Premise, Suggestion
 
 log = logging.getLogger(__name__)
 
+Answer = TypeVar("Answer")
 
-class TacticServerDied(RuntimeError):
-    """The TacticServer a worker is bound to died: an infrastructure fault, not the attempt's.
+
+class ServerDied(RuntimeError):
+    """A model server a worker is bound to died: an infrastructure fault, not the attempt's.
 
     Raised by a worker instead of Ray's own actor error, so the pool can tell a dead server
-    (replace it, retry the attempt) from a dead worker.
+    (replace it, retry the attempt) from a dead worker. ``role`` says which server.
     """
+
+    role = "server"
+
+
+class TacticServerDied(ServerDied):
+    role = "tactic"
+
+
+class GoalServerDied(ServerDied):
+    role = "goal"
 
 
 def _configure_worker_process() -> None:
@@ -60,55 +75,43 @@ class PremiseRef:
     ref: Any  # ray.ObjectRef, wrapped so Ray does not resolve it on every call
 
 
-class TacticServer:
-    """Serves a tactic model to its provers, batching requests that arrive together.
+class BatchingServer(ABC, Generic[Answer]):
+    """Serves a model to its provers, batching requests that arrive together.
 
     Each request runs on a thread of its own (the actor is threaded: cheaper per call than an
     asyncio actor); one model thread takes the pending goals as a batch once the model is free
     and either every bound prover (``num_clients``) is waiting, the batch is full
     (``max_batch_size`` goals) or the oldest request has waited ``max_wait_s``, or came in while
     the model was busy. While the model is busy, requests only accumulate: a smaller batch
-    started early would just queue behind it. Plain Python (``TacticServerActor`` is the Ray
-    actor), so its batching is tested without Ray.
+    started early would just queue behind it. Plain Python (the ``...Actor`` names are the Ray
+    actors), so the batching is tested without Ray.
     """
 
-    def __init__(
-        self,
-        tac_model: dict[str, Any],
-        max_batch_size: int,
-        max_wait_s: float,
-        num_clients: int,
-        device: str = "cpu",
-    ) -> None:
-        _configure_worker_process()
-        from models.end_to_end.tactic_models.tac_models import build_tactic_model
+    model: Any
 
-        # A model whose config leaves `device` null runs where this server's resources are.
-        self.model = build_tactic_model(tac_model, device=device)
+    def __init__(self, max_batch_size: int, max_wait_s: float, num_clients: int) -> None:
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_s
         self.num_clients = num_clients
         self.batches: list[int] = []
-        self._pending: list[_Request] = []
+        self._pending: list[_Request[Answer]] = []
         self._ready = threading.Condition()
         self._model_lock = threading.Lock()  # model calls and reloads, one at a time
         self._free_since = 0.0  # when the last model call ended
-        self._premises: OrderedDict[str, Sequence[Premise]] = OrderedDict()
-        threading.Thread(target=self._serve, name="tactic-model", daemon=True).start()
+        threading.Thread(target=self._serve, name="model", daemon=True).start()
+
+    @abstractmethod
+    def _answer(self, batch: list[_Request[Answer]]) -> list[Answer]:
+        """The model's answers for one batch, in order."""
 
     def ready(self) -> int:
         """The server's pid, once its model is built (the pool waits for this)."""
         return os.getpid()
 
-    def get_tactics(
-        self,
-        goals: list[Goal],
-        premises: list[Sequence[Premise] | PremiseRef],
-        client: int = 0,
-    ) -> list[list[Suggestion]]:
-        """Suggestions for one prover's goals (``premises[i]`` belongs to ``goals[i]``)."""
+    def _ask(self, goals: list[Goal], premises: Sequence[Any], client: int) -> list[Answer]:
+        """Queue one prover's goals and wait for their answers."""
         requests = [
-            _Request(goal, self._resolve(p), client, time.monotonic(), Future())
+            _Request[Answer](goal, p, client, time.monotonic(), Future())
             for goal, p in zip(goals, premises, strict=True)
         ]
         with self._ready:
@@ -116,28 +119,13 @@ class TacticServer:
             self._ready.notify()
         return [request.future.result() for request in requests]
 
-    def _resolve(self, premises: Sequence[Premise] | PremiseRef) -> Sequence[Premise]:
-        if not isinstance(premises, PremiseRef):
-            return premises
-        key = premises.ref.hex()
-        with self._ready:
-            if key in self._premises:
-                self._premises.move_to_end(key)
-                return self._premises[key]
-        resolved: Sequence[Premise] = ray.get(premises.ref)
-        with self._ready:
-            self._premises[key] = resolved
-            if len(self._premises) > 64:  # a few attempts per prover
-                self._premises.popitem(last=False)
-        return resolved
-
     def _full(self) -> bool:
         """Enough to run now: a whole batch, or every bound prover is waiting on this server."""
         if len(self._pending) >= self.max_batch_size:
             return True
         return len({r.client for r in self._pending}) >= self.num_clients
 
-    def _next_batch(self) -> list[_Request]:
+    def _next_batch(self) -> list[_Request[Answer]]:
         """Wait until the pending requests are ready to go, and take up to a batch of them."""
         with self._ready:
             while True:
@@ -161,15 +149,13 @@ class TacticServer:
             self.batches.append(len(batch))
             try:
                 with self._model_lock:
-                    results = self.model.get_tactics(
-                        [r.goal for r in batch], [r.premises for r in batch]
-                    )
+                    results = self._answer(batch)
             except Exception as e:  # a model failure fails these requests, not the server
                 for request in batch:
                     request.future.set_exception(e)
             else:
-                for request, suggestions in zip(batch, results, strict=True):
-                    request.future.set_result(suggestions)
+                for request, answer in zip(batch, results, strict=True):
+                    request.future.set_result(answer)
             with self._ready:
                 self._free_since = time.monotonic()
 
@@ -179,21 +165,93 @@ class TacticServer:
             self.model.reload(checkpoint)
 
     def checkpoint(self) -> str | None:
-        return self.model.checkpoint
+        return cast(str | None, self.model.checkpoint)
 
     def batch_sizes(self) -> list[int]:
         return list(self.batches)
 
 
+class TacticServer(BatchingServer[list[Suggestion]]):
+    """Serves a tactic model: goals with their premises in, suggestions out."""
+
+    def __init__(
+        self,
+        tac_model: dict[str, Any],
+        max_batch_size: int,
+        max_wait_s: float,
+        num_clients: int,
+        device: str = "cpu",
+    ) -> None:
+        _configure_worker_process()
+        from models.end_to_end.tactic_models.tac_models import build_tactic_model
+
+        # A model whose config leaves `device` null runs where this server's resources are.
+        self.model = build_tactic_model(tac_model, device=device)
+        self._premises: OrderedDict[str, Sequence[Premise]] = OrderedDict()
+        super().__init__(max_batch_size, max_wait_s, num_clients)
+
+    def get_tactics(
+        self,
+        goals: list[Goal],
+        premises: list[Sequence[Premise] | PremiseRef],
+        client: int = 0,
+    ) -> list[list[Suggestion]]:
+        """Suggestions for one prover's goals (``premises[i]`` belongs to ``goals[i]``)."""
+        return self._ask(goals, [self._resolve(p) for p in premises], client)
+
+    def _answer(self, batch: list[_Request[list[Suggestion]]]) -> list[list[Suggestion]]:
+        return self.model.get_tactics([r.goal for r in batch], [r.premises for r in batch])  # type: ignore[no-any-return]
+
+    def _resolve(self, premises: Sequence[Premise] | PremiseRef) -> Sequence[Premise]:
+        if not isinstance(premises, PremiseRef):
+            return premises
+        key = premises.ref.hex()
+        with self._ready:
+            if key in self._premises:
+                self._premises.move_to_end(key)
+                return self._premises[key]
+        resolved: Sequence[Premise] = ray.get(premises.ref)
+        with self._ready:
+            self._premises[key] = resolved
+            if len(self._premises) > 64:  # a few attempts per prover
+                self._premises.popitem(last=False)
+        return resolved
+
+
+class GoalServer(BatchingServer[float]):
+    """Serves a goal model: goals in, log-probabilities that each is provable out."""
+
+    def __init__(
+        self,
+        goal_model: dict[str, Any],
+        max_batch_size: int,
+        max_wait_s: float,
+        num_clients: int,
+        device: str = "cpu",
+    ) -> None:
+        _configure_worker_process()
+        from models.end_to_end.search_models.goal_model.goal_models import build_goal_model
+
+        self.model = build_goal_model(goal_model, device=device)
+        super().__init__(max_batch_size, max_wait_s, num_clients)
+
+    def values(self, goals: list[Goal], client: int = 0) -> list[float]:
+        """One prover's goals valued, batched with the other provers' requests."""
+        return self._ask(goals, [None] * len(goals), client)
+
+    def _answer(self, batch: list[_Request[float]]) -> list[float]:
+        return self.model.values([r.goal for r in batch])  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True)
-class _Request:
-    """One goal waiting for suggestions, and where its answer goes."""
+class _Request(Generic[Answer]):
+    """One goal waiting for its answer, and where the answer goes."""
 
     goal: Goal
-    premises: Sequence[Premise]
+    premises: Any  # the goal's premises (tactic requests), None for goal values
     client: int
     arrived: float
-    future: Future[list[Suggestion]]
+    future: Future[Answer]
 
 
 @dataclass(frozen=True)
@@ -209,6 +267,7 @@ class WorkerConfig:
     models: dict[str, Any]
     max_expansions: int | None = None
     root_tactic_timeout: float | None = None
+    goals_per_step: int = 1
 
 
 @dataclass(frozen=True)
@@ -227,7 +286,9 @@ class ProverWorker:
     restarted by Ray, so the pool knows which theorem it was attempting.
     """
 
-    def __init__(self, config: WorkerConfig, tactic_server: Any, client: int) -> None:
+    def __init__(
+        self, config: WorkerConfig, tactic_server: Any, client: int, goal_server: Any = None
+    ) -> None:
         _configure_worker_process()
         from hydra.utils import instantiate
 
@@ -235,6 +296,7 @@ class ProverWorker:
 
         self.config = config
         self.server = tactic_server
+        self.goal_server = goal_server
         self.client = client
         self.env_factory = environment_factory(config.env_config)
         self.env_cls = cast(type[Environment], self.env_factory.func)  # checked there
@@ -249,9 +311,12 @@ class ProverWorker:
         """The worker's pid, once its environment is warm (the pool waits for this)."""
         return os.getpid()
 
-    def set_server(self, tactic_server: Any) -> None:
-        """Bind to a replacement TacticServer (the pool calls this after replacing one)."""
-        self.server = tactic_server
+    def set_server(self, server: Any, role: str = "tactic") -> None:
+        """Bind to a replacement TacticServer (``role`` "tactic") or GoalServer ("goal")."""
+        if role == "goal":
+            self.goal_server = server
+        else:
+            self.server = server
 
     def set_models(self, models: dict[str, Any]) -> None:
         self.config = dataclasses.replace(self.config, models=models)
@@ -267,6 +332,17 @@ class ProverWorker:
         except RayActorError as e:
             raise TacticServerDied(f"the TacticServer died: {actor_error_cause(e)}") from None
         return suggestions
+
+    def _get_values(self, goals: list[Goal]) -> list[float]:
+        from experiments.end_to_end.prover import GoalModelError
+
+        try:
+            values: list[float] = ray.get(self.goal_server.values.remote(goals, self.client))
+        except RayActorError as e:
+            raise GoalServerDied(f"the GoalServer died: {actor_error_cause(e)}") from None
+        except RayTaskError as e:  # the model raised: this attempt's error, named
+            raise GoalModelError(f"goal model: {task_error_cause(e)}") from None
+        return values
 
     def _premise_ref(self, premises: Sequence[Premise]) -> PremiseRef:
         """One object-store copy per premise list (the prover passes the same list object)."""
@@ -289,6 +365,8 @@ class ProverWorker:
             self.config.env_timeout,
             max_expansions=self.config.max_expansions,
             root_tactic_timeout=self.config.root_tactic_timeout,
+            get_values=self._get_values if self.goal_server is not None else None,
+            goals_per_step=self.config.goals_per_step,
         )
         env = self.env_factory(thm=self.env_cls.theorem_from_dict(task.theorem))
         info = AttemptInfo(
@@ -305,6 +383,7 @@ class ProverWorker:
 
 
 TacticServerActor = ray.remote(TacticServer)  # threaded: the pool sets max_concurrency
+GoalServerActor = ray.remote(GoalServer)
 ProverWorkerActor = ray.remote(max_restarts=0)(ProverWorker)
 
 
@@ -317,3 +396,9 @@ def actor_error_cause(error: Exception) -> str:
     """The exception that killed an actor, as its last traceback line (``Type: message``)."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     return lines[-1] if lines else type(error).__name__
+
+
+def task_error_cause(error: Exception) -> str:
+    """``Type: message`` of the exception a remote task raised, without Ray's traceback."""
+    cause = error.cause if isinstance(error, RayTaskError) and error.cause is not None else error
+    return f"{type(cause).__name__}: {cause}"

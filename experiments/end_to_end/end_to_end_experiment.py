@@ -32,6 +32,7 @@ from experiments.end_to_end.components import (
     check_components,
     environment_class,
     plain_config,
+    split_search_config,
     theorem_source,
 )
 from experiments.end_to_end.config import ConfigError, gpu_per_server, validate
@@ -115,8 +116,13 @@ def select_theorems(cfg: DictConfig) -> list[Task]:
 def models_record(cfg: DictConfig) -> dict[str, Any]:
     """Which models produced a trace: their class, checkpoint (if any) and a config hash."""
     record = {}
-    for key in ("tac_model", "search_model"):
-        plain = plain_config(cfg[key], key)
+    parts = {"tac_model": plain_config(cfg.tac_model, "tac_model")}
+    search = plain_config(cfg.search_model, "search_model")
+    parts["search_model"] = search
+    goal_model = search.get("goal_model")
+    if goal_model is not None:
+        parts["goal_model"] = goal_model
+    for key, plain in parts.items():
         record[key] = {
             "target": plain.get("_target_"),
             "checkpoint": plain.get("ckpt_path"),
@@ -145,9 +151,10 @@ def start_ray(cfg: DictConfig) -> None:
 
 def actor_configs(cfg: DictConfig, run_dir: Path) -> tuple[WorkerConfig, Resources]:
     """What the ProverWorkers are built from, and how the actors are placed."""
+    search, _ = split_search_config(cfg)
     worker_config = WorkerConfig(
         env_config=plain_config(cfg.env_config, "env_config"),
-        search_model=plain_config(cfg.search_model, "search_model"),
+        search_model=search,
         num_sampled_tactics=cfg.num_sampled_tactics,
         total_timeout=cfg.total_timeout,
         env_timeout=cfg.env_timeout,
@@ -155,6 +162,7 @@ def actor_configs(cfg: DictConfig, run_dir: Path) -> tuple[WorkerConfig, Resourc
         models=models_record(cfg),
         max_expansions=cfg.max_expansions,
         root_tactic_timeout=cfg.root_tactic_timeout,
+        goals_per_step=cfg.goals_per_step,
     )
     resources = Resources(
         logical_gpus=cfg.logical_gpus,
@@ -192,7 +200,12 @@ def _run_locked(cfg: DictConfig, tasks: list[Task], run_dir: Path) -> dict[str, 
     pool: ProverPool | None = None
     logger: RunLogger | None = None
     try:
-        pool = ProverPool(plain_config(cfg.tac_model, "tac_model"), worker_config, resources)
+        pool = ProverPool(
+            plain_config(cfg.tac_model, "tac_model"),
+            worker_config,
+            resources,
+            goal_model=split_search_config(cfg)[1],
+        )
         logger = RunLogger(cfg, run_dir)
         iterations = summaries.read_summary(run_dir)[: cfg.resume_iteration]
         for iteration in range(cfg.resume_iteration, cfg.num_iterations):
@@ -235,16 +248,32 @@ def next_iteration_config(
     new = plain_config(updated.tac_model, "tac_model")
     old = plain_config(cfg.tac_model, "tac_model")
     # reload() swaps the weights named by ckpt_path; any other change needs new servers.
-    rebuild = {k: v for k, v in new.items() if k != "ckpt_path"} != {
-        k: v for k, v in old.items() if k != "ckpt_path"
-    }
+    rebuild = without_checkpoint(new) != without_checkpoint(old)
     if rebuild:
         log.info("iteration %d: new tactic servers from the updated tac_model", iteration + 1)
     elif changed:
         log.info("iteration %d: reloading tactic servers from %s", iteration + 1, changed)
     pool.update_model(new, changed, rebuild=rebuild)
+    _, old_goal = split_search_config(cfg)
+    _, new_goal = split_search_config(updated)
+    if new_goal is not None and new_goal != old_goal:
+        checkpoint = new_goal.get("ckpt_path")
+        assert old_goal is not None  # the search's config decides whether there is one
+        rebuild = without_checkpoint(new_goal) != without_checkpoint(old_goal)
+        log.info(
+            "iteration %d: %s goal servers%s",
+            iteration + 1,
+            "new" if rebuild else "reloading",
+            "" if rebuild else f" from {checkpoint}",
+        )
+        pool.update_model(new_goal, checkpoint, rebuild=rebuild, role="goal")
     pool.set_models(models_record(updated))
     return updated
+
+
+def without_checkpoint(model: dict[str, Any]) -> dict[str, Any]:
+    """A model config less its ``ckpt_path``: what a server's ``reload`` cannot change."""
+    return {k: v for k, v in model.items() if k != "ckpt_path"}
 
 
 def evaluate(

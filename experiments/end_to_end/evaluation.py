@@ -1,13 +1,13 @@
 """One evaluation pass: theorems handed to prover workers, traces and records collected.
 
-``ProverPool`` owns the actors: ``logical_gpus`` TacticServers and ``provers_per_gpu``
-ProverWorkers per server. It waits until every actor has started (so a model or environment
-that cannot start stops the run before any attempt), then gives each worker one theorem at a
-time. What can be healed is healed:
+``ProverPool`` owns the actors: ``logical_gpus`` TacticServers (and as many GoalServers when
+the search values goals) and ``provers_per_gpu`` ProverWorkers per server. It waits until every
+actor has started (so a model or environment that cannot start stops the run before any
+attempt), then gives each worker one theorem at a time. What can be healed is healed:
 
 - a worker that dies is replaced and its theorem retried once; a theorem whose worker dies
   twice gets an error trace;
-- a TacticServer that dies is replaced from the current model config (the latest checkpoint),
+- a model server that dies is replaced from the current model config (the latest checkpoint),
   the workers bound to it are rebound, and the attempts that were waiting on it run again;
 - an attempt that raises gets an error trace; the run goes on.
 """
@@ -23,26 +23,29 @@ from pathlib import Path
 from typing import Any
 
 import ray
-from ray.exceptions import RayActorError, RayTaskError, WorkerCrashedError
+from ray.exceptions import RayActorError, WorkerCrashedError
 
 from data.traces.attempts import AttemptRecord
 from data.traces.files import write_trace
 from data.traces.schema import ProofTrace
 from experiments.end_to_end.distributed import (
+    GoalServerActor,
     ProverWorkerActor,
+    ServerDied,
     TacticServerActor,
-    TacticServerDied,
     Task,
     WorkerConfig,
     actor_error_cause,
     environment_record,
+    task_error_cause,
 )
 
 log = logging.getLogger(__name__)
 
 ACTOR_DEATHS = (RayActorError, WorkerCrashedError)
 WORKER_DEATHS_PER_THEOREM = 2  # then the theorem gets an error trace
-SERVER_DEATHS_PER_THEOREM = 2  # likewise, for deaths of its TacticServer during the attempt
+SERVER_DEATHS_PER_THEOREM = 2  # likewise, for deaths of its model servers during the attempt
+ROLES = {"tactic": ("tac_model", "TacticServer"), "goal": ("search_model.goal_model", "GoalServer")}
 
 
 class PoolError(RuntimeError):
@@ -72,19 +75,33 @@ OnResult = Callable[[Task, AttemptRecord], None]
 
 
 class ProverPool:
-    """TacticServers and ProverWorkers, kept alive (and healed) across iterations."""
+    """Model servers and ProverWorkers, kept alive (and healed) across iterations.
+
+    ``goal_model``: the config of the goal model the search values goals with (None: none);
+    each logical GPU then holds a GoalServer beside its TacticServer, sharing its GPU share.
+    """
 
     def __init__(
-        self, tac_model: dict[str, Any], worker_config: WorkerConfig, resources: Resources
+        self,
+        tac_model: dict[str, Any],
+        worker_config: WorkerConfig,
+        resources: Resources,
+        goal_model: dict[str, Any] | None = None,
     ) -> None:
-        self.tac_model = tac_model
+        self.models: dict[str, dict[str, Any]] = {"tactic": tac_model}
+        if goal_model is not None:
+            self.models["goal"] = goal_model
         self.worker_config = worker_config
         self.resources = resources
-        self.server_restarts = [0] * resources.logical_gpus
-        self.servers = [self._new_server() for _ in range(resources.logical_gpus)]
+        self.restarts = {role: [0] * resources.logical_gpus for role in self.models}
+        self.all_servers: dict[str, list[Any]] = {}
         self.workers: list[Any] = []
         try:
-            self._await(self.servers, "tac_model", "the TacticServer could not build its model")
+            for role in self.models:
+                self.all_servers[role] = [
+                    self._new_server(role) for _ in range(resources.logical_gpus)
+                ]
+                self._await_servers(role)
             self.workers = [
                 self._new_worker(slot)
                 for slot in range(resources.logical_gpus * resources.provers_per_gpu)
@@ -94,6 +111,19 @@ class ProverPool:
             self.shutdown()
             raise
 
+    @property
+    def servers(self) -> list[Any]:
+        """The TacticServers, one per logical GPU."""
+        return self.all_servers["tactic"]
+
+    @property
+    def server_restarts(self) -> list[int]:
+        return self.restarts["tactic"]
+
+    @property
+    def tac_model(self) -> dict[str, Any]:
+        return self.models["tactic"]
+
     @staticmethod
     def _await(actors: list[Any], key: str, what: str) -> None:
         try:
@@ -101,73 +131,89 @@ class ProverPool:
         except ACTOR_DEATHS as e:
             raise PoolError(f"{key}: {what}: {actor_error_cause(e)}") from None
 
-    def _new_server(self) -> Any:
+    def _await_servers(self, role: str) -> None:
+        key, name = ROLES[role]
+        self._await(self.all_servers[role], key, f"the {name} could not build its model")
+
+    def _new_server(self, role: str) -> Any:
         r = self.resources
-        return TacticServerActor.options(  # type: ignore[attr-defined]
-            num_gpus=r.gpu_per_server, num_cpus=0, max_concurrency=server_threads(r.provers_per_gpu)
-        ).remote(self.tac_model, r.max_batch_size, r.max_wait_s, r.provers_per_gpu, r.device)
+        actor = TacticServerActor if role == "tactic" else GoalServerActor
+        share = r.gpu_per_server / len(self.models)  # the servers of a logical GPU share it
+        return actor.options(  # type: ignore[attr-defined]
+            num_gpus=share, num_cpus=0, max_concurrency=server_threads(r.provers_per_gpu)
+        ).remote(self.models[role], r.max_batch_size, r.max_wait_s, r.provers_per_gpu, r.device)
 
     def _new_worker(self, slot: int) -> Any:
         r = self.resources
-        server = self.servers[slot // r.provers_per_gpu]
+        index = slot // r.provers_per_gpu
+        goal = self.all_servers["goal"][index] if "goal" in self.all_servers else None
         return ProverWorkerActor.options(  # type: ignore[attr-defined]
             num_cpus=r.cpu_per_prover, num_gpus=r.gpu_per_prover
-        ).remote(self.worker_config, server, slot % r.provers_per_gpu)
+        ).remote(self.worker_config, self.servers[index], slot % r.provers_per_gpu, goal)
 
     def update_model(
-        self, tac_model: dict[str, Any], checkpoint: str | None, rebuild: bool = False
+        self,
+        model: dict[str, Any],
+        checkpoint: str | None,
+        rebuild: bool = False,
+        role: str = "tactic",
     ) -> None:
-        """The config replacements are built from; ``checkpoint``: reload servers in place;
-        ``rebuild``: new servers built from ``tac_model`` instead (a change that ``reload``
-        cannot make, such as a retriever's checkpoint inside the config)."""
-        self.tac_model = tac_model
+        """The config ``role``'s replacements are built from; ``checkpoint``: reload its
+        servers in place; ``rebuild``: new servers built from ``model`` instead (a change that
+        ``reload`` cannot make, such as a retriever's checkpoint inside the config)."""
+        self.models[role] = model
         if rebuild:
-            old, self.servers = self.servers, [self._new_server() for _ in self.servers]
-            self._await(self.servers, "tac_model", "the TacticServer could not build its model")
-            for index in range(len(self.servers)):
-                self._bind_workers(index)
+            old = self.all_servers[role]
+            self.all_servers[role] = [self._new_server(role) for _ in old]
+            self._await_servers(role)
+            for index in range(len(old)):
+                self._bind_workers(role, index)
             for server in old:
                 ray.kill(server)
         elif checkpoint is not None:
-            ray.get([server.reload.remote(checkpoint) for server in self.servers])
+            ray.get([server.reload.remote(checkpoint) for server in self.all_servers[role]])
 
     def set_models(self, models: dict[str, Any]) -> None:
         """What the next traces record as their models (checkpoints, config hashes)."""
         self.worker_config = dataclasses.replace(self.worker_config, models=models)
         ray.get([worker.set_models.remote(models) for worker in self.workers])
 
-    def _replace_server(self, index: int, cause: str) -> None:
-        """A fresh TacticServer ``index`` from the current config; its workers are rebound."""
-        self.server_restarts[index] += 1
-        if self.server_restarts[index] > self.resources.max_server_restarts:
+    def _replace_server(self, role: str, index: int, cause: str) -> None:
+        """A fresh server ``index`` of ``role`` from the current config; its workers rebound."""
+        _, name = ROLES[role]
+        restarts = self.restarts[role]
+        restarts[index] += 1
+        if restarts[index] > self.resources.max_server_restarts:
             raise PoolError(
-                f"tactic_server.max_restarts: TacticServer {index} died "
-                f"{self.server_restarts[index]} times (last: {cause}); giving up"
+                f"tactic_server.max_restarts: {name} {index} died {restarts[index]} times "
+                f"(last: {cause}); giving up"
             )
-        log.warning("TacticServer %d died (%s); starting a replacement", index, cause)
-        ray.kill(self.servers[index])
-        self.servers[index] = self._new_server()
-        self._bind_workers(index)
+        log.warning("%s %d died (%s); starting a replacement", name, index, cause)
+        ray.kill(self.all_servers[role][index])
+        self.all_servers[role][index] = self._new_server(role)
+        self._bind_workers(role, index)
 
-    def _bind_workers(self, index: int) -> None:
+    def _bind_workers(self, role: str, index: int) -> None:
         """Point server ``index``'s workers at it (each switches before its next task)."""
         per = self.resources.provers_per_gpu
         for worker in self.workers[index * per : (index + 1) * per]:
-            worker.set_server.remote(self.servers[index])
+            worker.set_server.remote(self.all_servers[role][index], role)
 
     def run(self, tasks: list[Task], iteration: int, on_result: OnResult) -> None:
         """Attempt every task; ``on_result`` sees each attempt's record as it finishes."""
         queue = deque(tasks)
         worker_deaths: Counter[str] = Counter()
         server_deaths: Counter[str] = Counter()
-        running: dict[Any, tuple[int, Task, int]] = {}  # ref -> (slot, task, server restarts)
+        # ref -> (slot, task, restarts of its servers by role when submitted)
+        running: dict[Any, tuple[int, Task, dict[str, int]]] = {}
         per = self.resources.provers_per_gpu
 
         def submit(slot: int) -> None:
             if queue:
                 task = queue.popleft()
                 ref = self.workers[slot].prove.remote(task, iteration)
-                running[ref] = (slot, task, self.server_restarts[slot // per])
+                restarts = {role: counts[slot // per] for role, counts in self.restarts.items()}
+                running[ref] = (slot, task, restarts)
 
         def give_up(task: Task, message: str) -> None:
             on_result(task, self._error_trace(task, iteration, message))
@@ -179,16 +225,16 @@ class ProverPool:
             slot, task, restarts = running.pop(ref)
             try:
                 record = ray.get(ref)
-            except TacticServerDied as e:
+            except ServerDied as e:
+                role = e.role
                 server_deaths[task.theorem_id] += 1
-                if self.server_restarts[slot // per] == restarts:  # not yet replaced
-                    self._replace_server(slot // per, task_error_cause(e))
+                if self.restarts[role][slot // per] == restarts[role]:  # not yet replaced
+                    self._replace_server(role, slot // per, task_error_cause(e))
                 if server_deaths[task.theorem_id] < SERVER_DEATHS_PER_THEOREM:
                     queue.appendleft(task)  # an infrastructure fault: the attempt runs again
                 else:
-                    give_up(
-                        task, f"the TacticServer died during each attempt: {task_error_cause(e)}"
-                    )
+                    name = ROLES[role][1]
+                    give_up(task, f"the {name} died during each attempt: {task_error_cause(e)}")
             except ACTOR_DEATHS as e:
                 worker_deaths[task.theorem_id] += 1
                 log.warning(
@@ -221,16 +267,10 @@ class ProverPool:
         return AttemptRecord.of(trace, write_trace(trace, Path(config.run_dir)))
 
     def shutdown(self) -> None:
-        for actor in [*self.workers, *self.servers]:
+        for actor in [*self.workers, *(s for group in self.all_servers.values() for s in group)]:
             ray.kill(actor)
 
 
 def server_threads(provers: int) -> int:
     """Threads a TacticServer needs: one per bound prover's request, and a few for the pool."""
     return provers + 4
-
-
-def task_error_cause(error: Exception) -> str:
-    """``Type: message`` of the exception a remote task raised, without Ray's traceback."""
-    cause = error.cause if isinstance(error, RayTaskError) and error.cause is not None else error
-    return f"{type(cause).__name__}: {cause}"

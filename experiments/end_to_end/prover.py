@@ -130,11 +130,13 @@ class Prover:
         def values(goals: list[Goal]) -> list[float]:
             tick = time.monotonic()
             try:
-                return check_values(goals, get_values(goals))
-            except Exception as e:
-                raise GoalModelError(f"goal model: {type(e).__name__}: {e}") from e
+                answer = get_values(goals)
             finally:
                 timings.model_s += time.monotonic() - tick
+            try:
+                return check_values(goals, answer)
+            except ValueError as e:
+                raise GoalModelError(str(e)) from None
 
         return values
 
