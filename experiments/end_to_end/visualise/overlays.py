@@ -1,20 +1,24 @@
 """Search-specific overlays on the generic replay of a `search_trace`.
 
 The replay in ``view.py`` reads only what every search records (``select`` and ``response``
-entries, see ``models/end_to_end/search_models/base.py``). An overlay adds what one search
-knows: rows in the step and node details, data on the graph's nodes and style rules keyed on
-that data (BestFS: the priority; later HTPS values or Fringe fringes). Overlays are chosen by
-the search model's class, which a trace records in ``models.search_model.target``.
+entries, see ``models/end_to_end/search_models/base.py``). What one search knows beyond that it
+declares itself: the first entry of its trace (event ``display``) names its node scores, edge
+scores and per-step node sets, each with a description. The overlay built from that entry
+shows them: labelled rows in the node, edge and step details, the node sets of a step (HTPS's
+hypertree, UpDown's sketch, a Fringe's goals) highlighted while that step is replayed, and the
+first node score as the outline width. Traces with no declaration get the generic overlay.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from data.traces.schema import InternalNodeRecord, ModelRecord, SearchEvent
+from data.traces.schema import EdgeRecord, InternalNodeRecord, ProofTrace, SearchEvent
 
 Row = tuple[str, str]
+SET_STYLE = {"border-color": "#d4a72c", "border-width": 4, "border-style": "dashed"}
+"""How a step's declared node set (a sketch, a fringe) is drawn while the step is replayed."""
 
 
 def fmt(value: Any) -> str:
@@ -31,10 +35,15 @@ def extra(entry: SearchEvent) -> dict[str, Any]:
     return entry.model_extra or {}
 
 
+def _ids(value: Any) -> list[int]:
+    return [v for v in value if isinstance(v, int)] if isinstance(value, list) else []
+
+
 class SearchOverlay:
-    """The generic overlay: what every search's trace entries say. Subclass for more."""
+    """The generic overlay: what every search's trace entries say."""
 
     name = "generic"
+    step_nodes: Mapping[str, str] = {}
 
     def step_rows(self, select: SearchEvent, responses: list[SearchEvent]) -> list[Row]:
         """Rows describing one step: the selection and what came back."""
@@ -52,13 +61,27 @@ class SearchOverlay:
             ("edge statuses", ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())) or "-")
         )
         rows.append(("goals pushed", ", ".join(f"n{n}" for n in pushed) or "none"))
-        known = {"node", "score", "frontier"}
+        known = {"node", "score", "frontier", *self.step_nodes}
         rows += [(k, fmt(v)) for k, v in sorted(chosen.items()) if k not in known]
+        for key, description in self.step_nodes.items():
+            ids = _ids(chosen.get(key))
+            rows.append((f"{description} ({key})", ", ".join(f"n{i}" for i in ids) or "-"))
         return rows
+
+    def step_styles(self, select: SearchEvent) -> list[dict[str, Any]]:
+        """Style rules for one step of the replay: its declared node sets, highlighted."""
+        ids = {i for key in self.step_nodes for i in _ids(extra(select).get(key))}
+        if not ids:
+            return []
+        return [{"selector": ", ".join(f"#n{i}" for i in sorted(ids)), "style": SET_STYLE}]
 
     def node_rows(self, node: InternalNodeRecord) -> list[Row]:
         """Rows for a goal's search-specific scores."""
         return [(f"score: {k}", fmt(v)) for k, v in sorted(node.scores.items())]
+
+    def edge_rows(self, edge: EdgeRecord) -> list[Row]:
+        """Rows for a tactic's search-specific scores."""
+        return [(f"score: {k}", fmt(v)) for k, v in sorted(edge.scores.items())]
 
     def node_data(self, node: InternalNodeRecord) -> dict[str, Any]:
         """Extra data on a goal's graph element, for `stylesheet` rules."""
@@ -69,37 +92,58 @@ class SearchOverlay:
         return []
 
 
-class BestFSOverlay(SearchOverlay):
-    """BestFS: the frontier is ordered by priority (cumulative log-probability); show it."""
+class DeclaredOverlay(SearchOverlay):
+    """The overlay a search declared in its trace's ``display`` entry."""
 
-    name = "bestfs"
+    def __init__(self, name: str, display: Mapping[str, Any], nodes: Sequence[Any]) -> None:
+        self.name = name
+        self.node_scores: dict[str, str] = dict(display.get("node_scores") or {})
+        self.edge_scores: dict[str, str] = dict(display.get("edge_scores") or {})
+        self.step_nodes = dict(display.get("step_nodes") or {})
+        # The first declared node score sets the outline width, over this trace's range.
+        self.outline = next(iter(self.node_scores), None)
+        values = [
+            value
+            for n in nodes
+            if isinstance(n, InternalNodeRecord)
+            and (value := n.scores.get(self.outline or "")) is not None
+        ]
+        self.range = (min(values), max(values)) if values else None
 
-    def step_rows(self, select: SearchEvent, responses: list[SearchEvent]) -> list[Row]:
-        rows = super().step_rows(select, responses)
-        return [("priority (BestFS)", fmt(extra(select).get("score"))), *rows[1:]]
-
-    def node_data(self, node: InternalNodeRecord) -> dict[str, Any]:
-        priority = node.scores.get("priority")
-        return {"priority": priority} if priority is not None else {}
-
-    def stylesheet(self) -> list[dict[str, Any]]:
-        # Higher priority, thicker outline: where BestFS wanted to go next.
-        return [
-            {
-                "selector": "node[priority]",
-                "style": {"border-width": "mapData(priority, -20, 0, 1, 5)"},
-            }
+    def _labelled(self, scores: Mapping[str, Any], declared: Mapping[str, str]) -> list[Row]:
+        rows = [(f"{text} ({k})", fmt(scores[k])) for k, text in declared.items() if k in scores]
+        return rows + [
+            (f"score: {k}", fmt(v)) for k, v in sorted(scores.items()) if k not in declared
         ]
 
+    def node_rows(self, node: InternalNodeRecord) -> list[Row]:
+        return self._labelled(node.scores, self.node_scores)
 
-OVERLAYS: dict[str, SearchOverlay] = {
-    "models.end_to_end.search_models.bestfs.BestFS": BestFSOverlay(),
-}
+    def edge_rows(self, edge: EdgeRecord) -> list[Row]:
+        return self._labelled(edge.scores, self.edge_scores)
+
+    def node_data(self, node: InternalNodeRecord) -> dict[str, Any]:
+        value = node.scores.get(self.outline) if self.outline else None
+        return {"outline": value} if value is not None else {}
+
+    def stylesheet(self) -> list[dict[str, Any]]:
+        if self.range is None:
+            return []
+        low, high = self.range
+        if high <= low:
+            high = low + 1.0
+        width = f"mapData(outline, {low:g}, {high:g}, 1, 5)"
+        return [{"selector": "node[outline]", "style": {"border-width": width}}]
+
+
 GENERIC = SearchOverlay()
 
 
-def overlay_for(models: Mapping[str, ModelRecord]) -> SearchOverlay:
-    """The overlay of the search model a trace names (its `models` record); generic if unknown."""
-    search = models.get("search_model")
-    target = search.target if search is not None else None
-    return OVERLAYS.get(target, GENERIC) if target is not None else GENERIC
+def overlay_for(trace: ProofTrace) -> SearchOverlay:
+    """The overlay the trace's search declared (named after its class); generic if none."""
+    first = trace.search_trace[0] if trace.search_trace else None
+    if first is None or first.event != "display":
+        return GENERIC
+    search = trace.models.get("search_model")
+    target = search.target if search is not None and search.target else "search"
+    return DeclaredOverlay(target.rsplit(".", 1)[-1].lower(), extra(first), trace.nodes)

@@ -213,7 +213,7 @@ def _node_element(
 
 
 def _edge_elements(
-    edge: EdgeRecord, born: int, in_proof: bool
+    edge: EdgeRecord, born: int, in_proof: bool, overlay: SearchOverlay
 ) -> tuple[list[dict[str, Any]], list[Row]]:
     """The tactic node of one edge and the connectors from its goal and to its subgoals."""
     tactic_id = f"e{edge.id}"
@@ -259,6 +259,7 @@ def _edge_elements(
         ("time in environment", f"{edge.time_s:.4f} s"),
         ("goal", f"n{edge.src}"),
         ("leads to", ", ".join(f"n{d}" for d in edge.dst) or "-"),
+        *overlay.edge_rows(edge),
         ("in proof", "yes" if in_proof else "no"),
     ]
     return elements, rows
@@ -266,7 +267,7 @@ def _edge_elements(
 
 def attempt_view(trace: ProofTrace) -> dict[str, Any]:
     """Everything the front ends draw for one attempt, as plain JSON data."""
-    overlay = overlay_for(trace.models)
+    overlay = overlay_for(trace)
     steps, edge_born, node_born = _replay_births(trace)
     proof_edges, proof_nodes = _proof_parts(trace)
     elements: list[dict[str, Any]] = []
@@ -283,7 +284,9 @@ def attempt_view(trace: ProofTrace) -> dict[str, Any]:
         elements.append(element)
         details[element["data"]["id"]] = rows
     for edge in trace.edges:
-        edge_elements, rows = _edge_elements(edge, edge_born[edge.id], edge.id in proof_edges)
+        edge_elements, rows = _edge_elements(
+            edge, edge_born[edge.id], edge.id in proof_edges, overlay
+        )
         elements += edge_elements
         details[f"e{edge.id}"] = rows
     replay = [_replay_start(len(steps))]
@@ -299,6 +302,7 @@ def attempt_view(trace: ProofTrace) -> dict[str, Any]:
                 "rows": [("goal", goal), *overlay.step_rows(step.select, step.responses)],
                 "styles": [
                     {"selector": f"[born > {position}]", "style": {"display": "none"}},
+                    *overlay.step_styles(step.select),
                     {"selector": f"#n{step.node}", "style": CHOSEN_STYLE},
                     *({"selector": f"#{e}", "style": FRESH_STYLE} for e in edges),
                 ],

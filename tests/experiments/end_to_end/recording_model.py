@@ -1,4 +1,5 @@
-"""A tactic model for the loop's fast tests: records every batch, fails on request, slowly."""
+"""A tactic model and a goal model for the loop's fast tests: they record every batch and
+fail on request (the tactic model also slowly)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 
 from data.proof_tree import Goal
 from environments.base import Suggestion
+from models.end_to_end.search_models.goal_model.base import GoalModel
 from models.end_to_end.tactic_models.base import Premises, TacticModel, check_batch
 
 
@@ -39,6 +41,32 @@ class RecordingModel(TacticModel):
             raise ValueError(f"model error on a batch of {len(goals)}")
         logprob = -math.log(len(self.tactics))
         return [[(t, logprob) for t in self.tactics] for _ in goals]
+
+    def reload(self, checkpoint: str) -> None:
+        self.checkpoint = checkpoint
+
+
+class RecordingGoalModel(GoalModel):
+    """Values every goal ``logprob``; a goal whose conclusion is ``fail`` makes its batch raise,
+    and ``nan`` makes the model answer NaN for it. ``batches`` lists the size of every call."""
+
+    def __init__(
+        self,
+        logprob: float = -0.5,
+        fail: str = "<fail>",
+        nan: str = "<nan>",
+        device: str | None = None,
+        ckpt_path: str | None = None,
+    ) -> None:
+        self.logprob, self.fail, self.nan, self.device = logprob, fail, nan, device
+        self.batches: list[int] = []
+        self.checkpoint = ckpt_path
+
+    def values(self, goals: list[Goal]) -> list[float]:
+        self.batches.append(len(goals))
+        if any(self.fail == g.conclusion for g in goals):
+            raise ValueError(f"goal model error on a batch of {len(goals)}")
+        return [math.nan if g.conclusion == self.nan else self.logprob for g in goals]
 
     def reload(self, checkpoint: str) -> None:
         self.checkpoint = checkpoint

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from data.proof_tree import Goal
-from experiments.end_to_end.distributed import TacticServer
+from experiments.end_to_end.distributed import GoalServer, TacticServer
 from tests.experiments.end_to_end.recording_model import RecordingModel
 
 MODEL = {
@@ -102,3 +102,31 @@ def test_reload_reaches_the_model() -> None:
     s = server(max_batch_size=1, max_wait_s=0.0, num_clients=1)
     s.reload("/ckpt/new.ckpt")
     assert s.checkpoint() == "/ckpt/new.ckpt"
+
+
+GOAL_MODEL = {
+    "_target_": "tests.experiments.end_to_end.recording_model.RecordingGoalModel",
+    "logprob": -0.25,
+}
+
+
+@pytest.mark.timeout(60)
+def test_the_goal_server_batches_concurrent_provers_and_reloads() -> None:
+    s = GoalServer(GOAL_MODEL, max_batch_size=16, max_wait_s=3600.0, num_clients=2)
+    with ThreadPoolExecutor(2) as pool:
+        futures = [
+            pool.submit(s.values, [Goal(g) for g in goals], k)
+            for k, goals in enumerate([["a", "b"], ["c"]])
+        ]
+        answers = [f.result() for f in futures]
+    assert answers == [[-0.25, -0.25], [-0.25]]
+    assert s.batch_sizes() == [3] and s.model.batches == [3]  # one model call for both
+    s.reload("/ckpt/goal.ckpt")
+    assert s.checkpoint() == "/ckpt/goal.ckpt"
+
+
+def test_a_goal_model_error_reaches_the_asking_prover() -> None:
+    s = GoalServer({**GOAL_MODEL, "fail": "bad"}, 16, 0.0, 1)
+    with pytest.raises(ValueError, match="goal model error"):
+        s.values([Goal("bad")])
+    assert s.values([Goal("good")]) == [-0.25]  # the server lives on

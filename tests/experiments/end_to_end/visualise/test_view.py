@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from data.traces.schema import ProofTrace
 from experiments.end_to_end.visualise import view as view_module
+from experiments.end_to_end.visualise.overlays import SET_STYLE
 from experiments.end_to_end.visualise.view import attempt_view, replay_position
 
 from .conftest import search_trace_of
@@ -96,16 +97,41 @@ def test_details_of_goals_tactics_and_errors() -> None:
     assert error_node["error kind"] == "tactic_error" and error_node["message"] == "it broke"
 
 
-def test_bestfs_overlay_and_generic_fallback() -> None:
+def test_the_overlay_shows_what_the_search_declared_and_falls_back_to_generic() -> None:
     bestfs = attempt_view(search_trace_of())
     assert dict(bestfs["summary"])["search overlay"] == "bestfs"
-    assert "priority (BestFS)" in dict(bestfs["replay"][1]["rows"])
-    assert any(r["selector"] == "node[priority]" for r in bestfs["stylesheet"])
-    assert any("priority" in e["data"] for e in bestfs["elements"])
-    generic = attempt_view(search_trace_of(target="some.future.Search"))
+    root_rows = dict(bestfs["details"]["n0"])
+    assert "the cumulative log-probability the goal was queued with (priority)" in root_rows
+    assert any(r["selector"] == "node[outline]" for r in bestfs["stylesheet"])
+    assert any("outline" in e["data"] for e in bestfs["elements"])
+    undeclared = search_trace_of().model_dump(mode="json")
+    undeclared["search_trace"] = undeclared["search_trace"][1:]  # no display entry
+    generic = attempt_view(ProofTrace.model_validate(undeclared))
     assert dict(generic["summary"])["search overlay"] == "generic"
     assert "score" in dict(generic["replay"][1]["rows"])
-    assert not any(r["selector"] == "node[priority]" for r in generic["stylesheet"])
+    assert "score: priority" in dict(generic["details"]["n0"])
+    assert not any(r["selector"] == "node[outline]" for r in generic["stylesheet"])
+
+
+def test_declared_edge_scores_and_step_node_sets_are_shown() -> None:
+    data = search_trace_of().model_dump(mode="json")
+    data["search_trace"][0] = {
+        "step": -1,
+        "event": "display",
+        "node_scores": {"critic": "goal model value"},
+        "edge_scores": {"htps_n": "visits"},
+        "step_nodes": {"sketch": "the best sketch's leaves"},
+    }
+    data["edges"][0]["scores"] = {"htps_n": 3.0, "other": None}
+    first = next(i for i, e in enumerate(data["search_trace"]) if e["event"] == "select")
+    data["search_trace"][first]["sketch"] = [0]
+    view = attempt_view(ProofTrace.model_validate(data))
+    edge_rows = dict(view["details"]["e0"])
+    assert edge_rows["visits (htps_n)"] == "3" and edge_rows["score: other"] == "-inf / unknown"
+    step = view["replay"][1]
+    assert dict(step["rows"])["the best sketch's leaves (sketch)"] == "n0"
+    assert {"selector": "#n0", "style": SET_STYLE} in step["styles"]
+    assert not any(r["selector"].startswith("#n0,") for r in view["replay"][2]["styles"])
 
 
 def test_unknown_search_trace_entries_leave_everything_visible() -> None:
