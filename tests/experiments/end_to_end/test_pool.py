@@ -39,18 +39,24 @@ def tasks(count: int) -> list[Task]:
     return [Task(ToyEnv.theorem_id(r), ToyEnv.theorem_to_dict(r), "eval") for r in records]
 
 
-def make_pool(run_dir: Path, provers: int = 2, **model: Any) -> ProverPool:
+def make_pool(
+    run_dir: Path, provers: int = 2, goal_model: dict[str, Any] | None = None, **model: Any
+) -> ProverPool:
+    search = "htps.HTPS" if goal_model is not None else "bestfs.BestFS"
     worker = WorkerConfig(
         env_config=TOY,
-        search_model={"_target_": "models.end_to_end.search_models.bestfs.BestFS"},
+        search_model={"_target_": f"models.end_to_end.search_models.{search}"},
         num_sampled_tactics=8,
         total_timeout=5.0,
         env_timeout=5.0,
         run_dir=str(run_dir),
         models={},
+        goals_per_step=4,
     )
     resources = Resources(1, provers, 0.0, 0.0, 1.0, max_batch_size=8, max_wait_s=0.005)
-    return ProverPool({"_target_": MODEL, "tactics": TACTICS, **model}, worker, resources)
+    return ProverPool(
+        {"_target_": MODEL, "tactics": TACTICS, **model}, worker, resources, goal_model
+    )
 
 
 def run_pool(pool: ProverPool, todo: list[Task], on_result: Any = None) -> dict[str, AttemptRecord]:
@@ -85,6 +91,40 @@ def test_a_killed_tactic_server_is_replaced_and_no_attempt_is_lost(
         assert set(records) == {t.theorem_id for t in todo}
         assert {r.status for r in records.values()} <= {"proved", "failed", "timeout"}
         assert all(load_trace(r.path).status == r.status for r in records.values() if r.path)
+    finally:
+        pool.shutdown()
+
+
+GOAL_MODEL = "tests.experiments.end_to_end.recording_model.RecordingGoalModel"
+
+
+def test_htps_values_goals_through_a_goal_server_that_is_healed_when_killed(
+    local_ray: None, tmp_path: Path
+) -> None:
+    todo = tasks(8)
+    nan_goal = root_goal(ToyTheorems.cached()[todo[5].theorem_id]).conclusion
+    pool = make_pool(tmp_path, goal_model={"_target_": GOAL_MODEL, "nan": nan_goal}, delay_s=0.02)
+    try:
+        killed: list[int] = []
+
+        def kill_goal_server(done: int) -> None:
+            if done == 2 and not killed:
+                killed.append(ray.get(pool.all_servers["goal"][0].ready.remote()))
+                os.kill(killed[0], signal.SIGKILL)
+
+        records = run_pool(pool, todo, kill_goal_server)
+        assert killed and pool.restarts == {"tactic": [0], "goal": [1]}
+        assert set(records) == {t.theorem_id for t in todo}
+        traces = {k: load_trace(r.path) for k, r in records.items() if r.path}
+        # The goal model's NaN is that attempt's error, named; every other attempt ran.
+        bad = traces.pop(todo[5].theorem_id)
+        assert bad.status == "error" and "GoalModelError" in bad.error and "nan" in bad.error
+        assert {t.status for t in traces.values()} <= {"proved", "failed", "timeout"}
+        assert any(t.proved for t in traces.values())
+        assert all(t.search_trace[0].event == "display" for t in traces.values())
+        assert all(t.timings.model_s > 0 for t in traces.values())
+        sizes = ray.get(pool.all_servers["goal"][0].batch_sizes.remote())
+        assert sizes and max(sizes) >= 1
     finally:
         pool.shutdown()
 
