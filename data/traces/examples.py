@@ -13,6 +13,13 @@ the earliest (iteration, then edge order). Examples come from every trace, prove
 unproved theorem's proved subgoals teach too); the same (goal, tactic) seen in several
 attempts of a theorem makes one example, the most informative. Which splits train and which
 theorems validate is the data module's business (`TraceDataModule`), not this module's.
+
+Each goal (internal node) of an attempt gets a **goal label**, what the goal model (critic)
+learns: **1** if it is proved; **0** if it is FAILED (explored, every tactic failed, none of
+them by a process crash) or if it stayed OPEN after at least ``min_effort`` expansions over it
+and its distinct descendants (a goal shared by two branches counts once); any other goal
+teaches nothing. Over many attempts a goal (by `Goal.key`) is one example, and any proof of it
+makes it a 1.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from data.proof_tree import Goal
+from data.proof_tree import Goal, Status
 from data.traces.schema import (
     EdgeRecord,
     ErrorNodeRecord,
@@ -157,3 +164,121 @@ def collect_examples(
 def _preference(e: EdgeExample) -> tuple[int, float, int, int]:
     length = math.inf if e.proof_length is None else e.proof_length
     return -_RANK[e.kind], length, e.iteration, e.edge
+
+
+GoalStatus = Literal["proved", "failed", "open"]
+DEFAULT_MIN_EFFORT = 4
+"""Expansions under an open goal that make it a negative: with about 8 tactics an expansion and
+tens of expansions an attempt, 4 expansions (some 30 tactic applications) without a proof."""
+
+
+@dataclass(frozen=True)
+class GoalExample:
+    """One goal and whether it is provable (``label`` 1) or not (0).
+
+    ``status`` says why: proved, failed, or open after ``effort`` expansions over the goal and
+    its distinct descendants. Merged over attempts, ``theorem_id`` is the first (by id) of the
+    theorems whose attempts met the goal, ``status`` the strongest evidence (proved, then
+    failed, then open) and ``effort`` the most any one attempt spent on the goal.
+    """
+
+    theorem_id: str
+    goal: Goal
+    label: int
+    effort: int
+    status: GoalStatus
+
+
+def goal_efforts(trace: ProofTrace) -> dict[int, int]:
+    """For each internal node of ``trace`` (by id), the expansions over it and its distinct
+    descendants.
+
+    A node counts as expanded if a tactic ran on it or it was marked explored (an expansion
+    cut short by a proof or by the budget is not marked). Each expanded node adds one to
+    itself and to each of its distinct ancestors, so a descendant reached along two paths
+    counts once: O(sum of the ancestor sets), where a summing pass over children would count a
+    shared subgoal once per path.
+    """
+    internal = [n for n in trace.nodes if isinstance(n, InternalNodeRecord)]
+    parents: dict[int, set[int]] = {}
+    for edge in trace.edges:
+        for d in edge.dst:
+            if isinstance(trace.nodes[d], InternalNodeRecord):
+                parents.setdefault(d, set()).add(edge.src)
+    expanded = {e.src for e in trace.edges} | {n.id for n in internal if n.is_explored}
+    effort = dict.fromkeys((n.id for n in internal), 0)
+    for start in expanded:
+        seen, stack = {start}, [start]
+        while stack:
+            for parent in parents.get(stack.pop(), ()):
+                if parent not in seen:
+                    seen.add(parent)
+                    stack.append(parent)
+        for node in seen:
+            effort[node] += 1
+    return effort
+
+
+def trace_goal_examples(
+    trace: ProofTrace, min_effort: int = DEFAULT_MIN_EFFORT
+) -> list[GoalExample]:
+    """The labelled goals of one attempt, in node order (none for an attempt with status
+    error: it did not run to an end)."""
+    _check_min_effort(min_effort)
+    if trace.status == "error":
+        return []
+    crashed = {e.src for e in trace.edges if e.outcome == "process_crash"}
+    efforts = goal_efforts(trace)
+    examples = []
+    for node in trace.nodes:
+        if not isinstance(node, InternalNodeRecord):
+            continue
+        effort = efforts[node.id]
+        status: GoalStatus
+        if node.status == Status.PROVED:
+            status, label = "proved", 1
+        elif node.status == Status.FAILED and node.id not in crashed:
+            status, label = "failed", 0
+        elif effort >= min_effort:
+            # Open, or failed with a crash among its tactics (not the goal's fault): only
+            # enough effort without a proof makes it a negative.
+            status, label = "open", 0
+        else:
+            continue
+        examples.append(GoalExample(trace.theorem_id, node.goal.to_goal(), label, effort, status))
+    return examples
+
+
+def goal_examples(
+    traces: Iterable[ProofTrace], min_effort: int = DEFAULT_MIN_EFFORT
+) -> list[GoalExample]:
+    """The labelled goals of many attempts (theorems, iterations), one per `Goal.key`: any
+    proof makes a goal a 1. Sorted by theorem id, then first appearance."""
+    _check_min_effort(min_effort)
+    merged: dict[Any, GoalExample] = {}
+    for trace in traces:
+        for e in trace_goal_examples(trace, min_effort):
+            previous = merged.get(e.goal.key)
+            merged[e.goal.key] = e if previous is None else _merge(previous, e)
+    return sorted(merged.values(), key=lambda e: e.theorem_id)
+
+
+_STRENGTH: dict[str, int] = {"proved": 2, "failed": 1, "open": 0}
+
+
+def _merge(a: GoalExample, b: GoalExample) -> GoalExample:
+    return GoalExample(
+        theorem_id=min(a.theorem_id, b.theorem_id),
+        goal=a.goal,
+        label=max(a.label, b.label),
+        effort=max(a.effort, b.effort),
+        status=max(a.status, b.status, key=_STRENGTH.__getitem__),
+    )
+
+
+def _check_min_effort(min_effort: int) -> None:
+    if isinstance(min_effort, bool) or not isinstance(min_effort, int) or min_effort < 1:
+        raise ValueError(
+            f"min_effort: must be an integer >= 1 (expansions over an open goal that make it "
+            f"a negative), got {min_effort!r}"
+        )

@@ -218,11 +218,16 @@ def test_documented_defaults_match_the_config(name: str) -> None:
 @pytest.mark.parametrize("primary", [p.name for p in primary_configs()])
 def test_composed_groups_are_documented_by_their_option_tables(primary: str) -> None:
     """What a run really gets under each group: the option's fields, and those of the options
-    its own ``defaults:`` list places inside it (``holist@components.learned``)."""
+    its own ``defaults:`` list places inside it (``holist@components.learned``, or a subgroup
+    such as ``goal_model: constant``, which the primary may override:
+    ``override search_model/goal_model: trained``)."""
     path = CONFIGS / "end_to_end" / primary
     cfg = plain(compose([], config_name=path.stem))
-    for group, option in group_choices(path).items():
-        expected = _option_fields(group, option)
+    choices = group_choices(path)
+    for group, option in choices.items():
+        if "/" in group:  # a subgroup: checked inside its group
+            continue
+        expected = _option_fields(group, option, choices)
         actual = set(flatten(cfg[group]))
         assert actual == expected, (
             f"{primary}: the composed '{group}' ({option}) has fields the option tables do not "
@@ -231,18 +236,25 @@ def test_composed_groups_are_documented_by_their_option_tables(primary: str) -> 
         )
 
 
-def _option_fields(group: str, option: str) -> set[str]:
+def _option_fields(group: str, option: str, choices: dict[str, str]) -> set[str]:
     name = f"end_to_end/{group}/{option}.yaml"
     assert name in TABLES, f"docs/configuration.md has no table for {name}"
     fields = set(TABLES[name])
     for entry in plain(OmegaConf.load(CONFIGS / name)).get("defaults", []):
         if entry == "_self_":
             continue
+        if isinstance(entry, dict) and len(entry) == 1:  # a subgroup, e.g. goal_model: constant
+            ((sub, default),) = entry.items()
+            chosen = choices.get(f"{group}/{sub}", str(default))
+            nested = _option_fields(f"{group}/{sub}", chosen, choices)
+            fields |= {f"{sub}.{f}" for f in nested}
+            continue
         assert isinstance(entry, str) and "@" in entry, (
-            f"configs/{name}: defaults entry {entry!r} is not 'option@package'; extend this test"
+            f"configs/{name}: defaults entry {entry!r} is not 'option@package' or "
+            "'subgroup: option'; extend this test"
         )
-        nested, package = entry.split("@", 1)
-        fields |= {f"{package}.{f}" for f in _option_fields(group, nested)}
+        nested_option, package = entry.split("@", 1)
+        fields |= {f"{package}.{f}" for f in _option_fields(group, nested_option, choices)}
     return fields
 
 

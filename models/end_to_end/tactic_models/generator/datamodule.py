@@ -21,7 +21,7 @@ from environments.base import Premise
 from models.end_to_end.tactic_models.generator.inputs import format_input
 from models.end_to_end.tactic_models.generator.premises import PremiseRanking
 from models.end_to_end.tactic_models.premise_pool import PremisePool
-from models.end_to_end.tactic_models.trace_datamodule import TraceDataModule
+from models.end_to_end.trace_datamodule import EdgeDataModule
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +36,8 @@ class GeneratorExample:
     premises: tuple[Premise, ...] = ()
 
 
-class GeneratorDataModule(TraceDataModule[GeneratorExample]):
-    """Examples from the traces in ``trace_files`` (see `TraceDataModule` for the splits and
+class GeneratorDataModule(EdgeDataModule[GeneratorExample]):
+    """Examples from the traces in ``trace_files`` (see `EdgeDataModule` for the splits and
     the held-out theorems): each goal's best proving edge, or with ``all_proving_edges``
     every proving edge. A tactic longer than ``max_output_bytes`` is dropped (counted in
     ``skipped_steps``): the decoder could never write it.

@@ -29,6 +29,7 @@ from transformers.modeling_outputs import BaseModelOutput
 
 from data.files import write_atomic
 from data.jsonable import jsonable
+from models.end_to_end.checkpoints import TaggedCheckpoint, load_module
 from models.end_to_end.tactic_models.byt5 import (
     EOS_ID,
     IGNORE_INDEX,
@@ -38,7 +39,6 @@ from models.end_to_end.tactic_models.byt5 import (
     byte_ids,
     load_pretrained,
 )
-from models.end_to_end.tactic_models.checkpoints import TaggedCheckpoint, load_module
 
 logger = logging.getLogger(__name__)
 

@@ -26,9 +26,10 @@ from environments.hol_light.tactics import (
     ThmListArg,
     parse_tactic,
 )
-from models.end_to_end.tactic_models.holist_model.model import HOListBatch, goal_sexp
+from models.embeddings.base import goal_sexp
+from models.end_to_end.tactic_models.holist_model.model import HOListBatch
 from models.end_to_end.tactic_models.premise_pool import PremisePool, hard_count
-from models.end_to_end.tactic_models.trace_datamodule import TraceDataModule
+from models.end_to_end.trace_datamodule import EdgeDataModule
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class HOListExample:
     negatives: tuple[str, ...]
 
 
-class HOListDataModule(TraceDataModule[HOListExample]):
+class HOListDataModule(EdgeDataModule[HOListExample]):
     """Examples from the best proving tactic of every goal in ``trace_files`` (a run's
     ``traces/`` with all its iterations, or trace files), split into train/val by theorem id.
 

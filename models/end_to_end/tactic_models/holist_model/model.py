@@ -16,7 +16,6 @@ from typing import Any, TypedDict
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from hydra.utils import get_class
 from torch import Tensor, nn
 
 from data.jsonable import jsonable, keyword_arguments
@@ -29,10 +28,10 @@ from environments.hol_light.tactics import (
     is_theorem_name,
     parse_tactic,
 )
-from models.embeddings.base import TermEncoder
+from models.embeddings.base import build_encoder, goal_sexp
 from models.embeddings.vocabulary import Vocabulary
+from models.end_to_end.checkpoints import TaggedCheckpoint, load_module
 from models.end_to_end.tactic_models.base import Premises, TacticModel, check_batch
-from models.end_to_end.tactic_models.checkpoints import TaggedCheckpoint, load_module
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +39,6 @@ DEFAULT_ENCODER: dict[str, Any] = {
     "_target_": "models.embeddings.sexp_transformer.SexpTransformerEncoder",
     "dim": 128,
 }
-# The s-expression of HOL Light's implication, used to fold a goal's hypotheses into one term.
-_IMPLIES = "(c (fun (bool) (fun (bool) (bool))) ==>)"
 
 
 class HOListBatch(TypedDict):
@@ -57,35 +54,6 @@ class HOListBatch(TypedDict):
     pair_goal: Tensor
     pair_premise: Tensor
     pair_label: Tensor
-
-
-def goal_sexp(goal: Goal) -> str:
-    """The goal as one term, ``h1 ==> ... ==> w``, so its hypotheses are embedded too; the
-    printed conclusion when the prover gave no s-expression."""
-    if goal.conclusion_sexp is None:
-        return goal.conclusion
-    term = goal.conclusion_sexp
-    for hypothesis in reversed(goal.hypothesis_sexps):
-        term = f"(a (a {_IMPLIES} {hypothesis}) {term})"
-    return term
-
-
-def build_encoder(config: Mapping[str, Any], vocabulary: Vocabulary) -> TermEncoder:
-    """The ``TermEncoder`` that ``config['_target_']`` names, built with the other keys."""
-    target = config.get("_target_")
-    if not isinstance(target, str):
-        raise ValueError(
-            f"HOListModel: encoder config needs a _target_ naming a TermEncoder, e.g. "
-            f"'{DEFAULT_ENCODER['_target_']}'; got {dict(config)}"
-        )
-    try:
-        cls = get_class(target)
-    except Exception as e:
-        raise ValueError(f"HOListModel: cannot import encoder _target_ '{target}': {e}") from e
-    if not (isinstance(cls, type) and issubclass(cls, TermEncoder)):
-        raise ValueError(f"HOListModel: encoder _target_ '{target}' is not a TermEncoder")
-    kwargs = keyword_arguments(config, "encoder")
-    return cls(vocabulary=vocabulary, **kwargs)
 
 
 class PremiseScorer(nn.Module):
@@ -169,9 +137,11 @@ class HOListModel(TaggedCheckpoint, pl.LightningModule):
             }
         )
         self.vocabulary = vocab
-        self.goal_encoder = build_encoder(encoder_config, vocab)
+        self.goal_encoder = build_encoder(encoder_config, vocab, "HOListModel")
         self.premise_encoder = (
-            self.goal_encoder if share_encoders else build_encoder(encoder_config, vocab)
+            self.goal_encoder
+            if share_encoders
+            else build_encoder(encoder_config, vocab, "HOListModel")
         )
         dim = self.goal_encoder.dim
         self.tactic_head = nn.Sequential(

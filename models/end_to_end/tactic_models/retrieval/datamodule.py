@@ -22,7 +22,7 @@ from data.proof_tree import Goal
 from data.traces.examples import EdgeExample
 from models.end_to_end.tactic_models.premise_pool import PremisePool, hard_count
 from models.end_to_end.tactic_models.retrieval.model import RetrieverBatch, goal_text, premise_text
-from models.end_to_end.tactic_models.trace_datamodule import TraceDataModule
+from models.end_to_end.trace_datamodule import EdgeDataModule
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +44,8 @@ def cited(tactic: str, names: frozenset[str] | set[str]) -> list[str]:
     return list(dict.fromkeys(t for t in _NAME.findall(tactic) if t in names))
 
 
-class RetrievalDataModule(TraceDataModule[RetrievalExample]):
-    """Examples from ``trace_files`` (see `TraceDataModule` for the splits and the held-out
+class RetrievalDataModule(EdgeDataModule[RetrievalExample]):
+    """Examples from ``trace_files`` (see `EdgeDataModule` for the splits and the held-out
     theorems). ``num_negatives`` per goal, ``hard_fraction`` of them hard; premises come
     from the theorem database (``database``, null: the packaged HOL Light one)."""
 

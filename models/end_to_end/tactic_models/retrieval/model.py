@@ -21,13 +21,13 @@ from transformers import T5EncoderModel
 
 from data.jsonable import jsonable
 from environments.base import Premise
+from models.end_to_end.checkpoints import TaggedCheckpoint, load_module
 from models.end_to_end.tactic_models.byt5 import (
     adamw_with_warmup,
     build_t5_config,
     byte_ids,
     load_pretrained,
 )
-from models.end_to_end.tactic_models.checkpoints import TaggedCheckpoint, load_module
 from models.end_to_end.tactic_models.generator.inputs import format_goal
 
 

@@ -3,7 +3,7 @@
 Every goal's best proving tactic (`data.traces.examples`: all iterations, proved theorems or
 not) is one example: the goal's candidates, as features, and which of them proved it. Only
 theorems of the training split make examples, and validation holds out whole theorems
-(`TraceDataModule`, shared with the other data modules, does both).
+(`EdgeDataModule`, shared with the other data modules, does both).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from data.traces.examples import EdgeExample
 from models.end_to_end.tactic_models.toy.candidates import candidates, goal_sequent
 from models.end_to_end.tactic_models.toy.features import features
 from models.end_to_end.tactic_models.toy.model import ToyBatch, pad
-from models.end_to_end.tactic_models.trace_datamodule import TraceDataModule
+from models.end_to_end.trace_datamodule import EdgeDataModule
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,10 @@ def example(theorem: str, goal: Goal, tactic: str) -> ToyExample | None:
     return ToyExample(theorem, features(sequent, options), tactics.index(tactic))
 
 
-class ToyDataModule(TraceDataModule[ToyExample]):
+class ToyDataModule(EdgeDataModule[ToyExample]):
     """Examples from the traces in ``trace_files`` (a run's ``traces/`` directory with all its
     iterations, or trace files) of theorems in ``splits``; a ``val_fraction`` of those
-    theorems is held out for validation (see `TraceDataModule`)."""
+    theorems is held out for validation (see `EdgeDataModule`)."""
 
     def __init__(
         self,

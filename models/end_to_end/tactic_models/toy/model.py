@@ -18,8 +18,8 @@ from torch import Tensor, nn
 from data.jsonable import jsonable
 from data.proof_tree import Goal
 from environments.base import Suggestion
+from models.end_to_end.checkpoints import read_checkpoint
 from models.end_to_end.tactic_models.base import Premises, TacticModel, check_batch
-from models.end_to_end.tactic_models.checkpoints import read_checkpoint
 from models.end_to_end.tactic_models.toy.candidates import candidates, goal_sequent
 from models.end_to_end.tactic_models.toy.features import FEATURE_DIM, features
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from data.traces.examples import EdgeExample
 from data.traces.files import write_trace
-from models.end_to_end.tactic_models.trace_datamodule import TraceDataModule
+from models.end_to_end.trace_datamodule import EdgeDataModule
 from tests.data.traces.sample import make_trace
 
 
-class ProvingEdges(TraceDataModule[EdgeExample]):
+class ProvingEdges(EdgeDataModule[EdgeExample]):
     """The best proving edges themselves, as examples."""
 
     def build_examples(

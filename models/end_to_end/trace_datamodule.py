@@ -3,10 +3,11 @@
 Reading ``trace_files`` through the one trace loader (unreadable files are skipped and listed
 in ``skipped_files``), keeping only theorems of ``splits`` (so the loop's evaluation theorems,
 whose traces sit in the same run directory, stay out of training), holding out a
-``val_fraction`` of the theorems for validation, labelling every tactic application with the
-one set of rules (`data.traces.examples`), and the data loaders. A subclass says which labelled
-applications become its examples (`build_examples`) and how examples become a batch
-(`collate`).
+``val_fraction`` of the theorems for validation, and the data loaders. A subclass says how the
+traces become examples (`examples_from`, through the shared rules of `data.traces.examples`)
+and how examples become a batch (`collate`). `EdgeDataModule` is the base of the tactic
+models' data modules: it labels every tactic application, and its subclasses choose which
+labelled applications become examples (`build_examples`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ class TraceDataModule(pl.LightningDataModule, Generic[Example]):
     examples whose seeded hash is smallest: the same set whatever the order of the files.
     """
 
+    no_examples = "no proved trace of a theorem in {splits} gave one; prove something first"
+    """Why there may be no training examples, for the error (``{splits}`` is filled in)."""
+
     def __init__(
         self,
         trace_files: str | Path | Sequence[str | Path],
@@ -46,7 +50,6 @@ class TraceDataModule(pl.LightningDataModule, Generic[Example]):
         seed: int,
         splits: Sequence[str] | None,
         num_workers: int,
-        rules: LabelRules | None = None,
     ) -> None:
         super().__init__()
         name = type(self).__name__
@@ -61,7 +64,6 @@ class TraceDataModule(pl.LightningDataModule, Generic[Example]):
         self.batch_size, self.val_fraction, self.seed = batch_size, val_fraction, seed
         self.splits = set(splits) if splits is not None else None  # None: every theorem
         self.num_workers = num_workers
-        self.rules = rules or LabelRules()
         self.train_examples: list[Example] = []
         self.val_examples: list[Example] = []
         self.val_theorems: set[str] = set()
@@ -71,9 +73,9 @@ class TraceDataModule(pl.LightningDataModule, Generic[Example]):
         self._loaded = False
 
     @abstractmethod
-    def build_examples(self, labelled: Mapping[str, list[EdgeExample]]) -> dict[str, list[Example]]:
-        """The examples of each theorem (by id), from its labelled tactic applications (every
-        attempt of a theorem in ``splits``, deduplicated; see `data.traces.examples`)."""
+    def examples_from(self, traces: Iterable[ProofTrace]) -> dict[str, list[Example]]:
+        """The examples of each theorem (by id), from every attempt of a theorem in
+        ``splits``, through the shared rules of `data.traces.examples`."""
 
     @abstractmethod
     def collate(self, examples: Sequence[Example]) -> Any:
@@ -88,7 +90,7 @@ class TraceDataModule(pl.LightningDataModule, Generic[Example]):
         if self._loaded:
             return
         loader = TraceLoader(self.trace_files, progress="reading traces")
-        by_theorem = self.build_examples(collect_examples(self._in_splits(loader), self.rules))
+        by_theorem = self.examples_from(self._in_splits(loader))
         self.skipped_files = list(loader.skipped)
         if self.skipped_files:
             logger.warning(
@@ -136,12 +138,38 @@ class TraceDataModule(pl.LightningDataModule, Generic[Example]):
         self.setup("fit")
         if not self.train_examples:
             splits = "any split" if self.splits is None else f"splits {sorted(self.splits)}"
+            why = self.no_examples.format(splits=splits)
             raise ValueError(
-                f"{type(self).__name__}: no training examples in {self.trace_files} (no proved "
-                f"trace of a theorem in {splits} gave one); prove something first"
+                f"{type(self).__name__}: no training examples in {self.trace_files} ({why})"
             )
         return self._loader(self.train_examples, shuffle=True)
 
     def val_dataloader(self) -> DataLoader[Any] | list[Any]:
         self.setup("validate")
         return self._loader(self.val_examples, shuffle=False) if self.val_examples else []
+
+
+class EdgeDataModule(TraceDataModule[Example]):
+    """A tactic model's data module: every tactic application labelled by ``rules``
+    (proving, progress, error; see `data.traces.examples`); a subclass picks its examples."""
+
+    def __init__(
+        self,
+        trace_files: str | Path | Sequence[str | Path],
+        batch_size: int,
+        val_fraction: float,
+        seed: int,
+        splits: Sequence[str] | None,
+        num_workers: int,
+        rules: LabelRules | None = None,
+    ) -> None:
+        super().__init__(trace_files, batch_size, val_fraction, seed, splits, num_workers)
+        self.rules = rules or LabelRules()
+
+    @abstractmethod
+    def build_examples(self, labelled: Mapping[str, list[EdgeExample]]) -> dict[str, list[Example]]:
+        """The examples of each theorem (by id), from its labelled tactic applications (every
+        attempt of a theorem in ``splits``, deduplicated; see `data.traces.examples`)."""
+
+    def examples_from(self, traces: Iterable[ProofTrace]) -> dict[str, list[Example]]:
+        return self.build_examples(collect_examples(traces, self.rules))
