@@ -9,7 +9,9 @@ files come in whole; the big ones (sets, int, real, iterate) share the rest.
 Each single tactic is tried once on each theorem at ``--tactic-timeout`` seconds (an
 attempt of the loop with that tactic as its only template and ``max_expansions=1``); the
 union proves a theorem if any single tactic does. Each configuration in ``--configs`` runs
-as it is (its own budget per theorem) on the same theorems. Every arm is an ordinary run
+as it is (its own budget per theorem) on the same theorems, and once more with each search of
+``--searches`` in place of its own (``<config>/<search>``: the same tactic model and budget,
+another search). Every arm is an ordinary run
 directory under ``--out``, so an interrupted bench resumes where it stopped: finished
 attempts are not repeated. The result (per library file and in total) is printed as a table
 and written to ``<out>/strength.json``.
@@ -74,6 +76,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=["prove"],
         help="proving configurations (config names), run at their own budget",
     )
+    parser.add_argument(
+        "--searches",
+        nargs="*",
+        default=[],
+        help="also run each configuration with these searches (search_model=<name>)",
+    )
     parser.add_argument("overrides", nargs="*", help="config overrides for every arm")
 
 
@@ -128,8 +136,17 @@ def _arms(args: argparse.Namespace, theorem_file: Path) -> list[tuple[str, str, 
                 ],
             )
         )
+    for label, name, overrides in config_arms(args):
+        arms.append((label, name, [*common, *overrides]))
+    return arms
+
+
+def config_arms(args: argparse.Namespace) -> list[tuple[str, str, list[str]]]:
+    """(label, config name, overrides) of each configuration, alone and with each search."""
+    arms = []
     for name in args.configs:
-        arms.append((name, name, common))
+        arms.append((name, name, []))
+        arms += [(f"{name}/{s}", name, [f"search_model={s}"]) for s in args.searches]
     return arms
 
 
@@ -224,15 +241,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "split": args.split,
         "seed": args.seed,
         "tactic_timeout": args.tactic_timeout,
-        "configs": {name: _budget(name, args.overrides) for name in args.configs},
+        "configs": {
+            label: _budget(name, [*args.overrides, *extra])
+            for label, name, extra in config_arms(args)
+        },
         **tabulate(sample, results, list(args.tactics)),
     }
+    labels = [label for label, _, _ in config_arms(args)]
     if result["arms"][UNION]["total"]:
         result["ratio_to_union"] = {
-            name: result["arms"][name]["total"] / result["arms"][UNION]["total"]
-            for name in args.configs
+            label: result["arms"][label]["total"] / result["arms"][UNION]["total"]
+            for label in labels
         }
-    columns = [*args.tactics, UNION, *args.configs]
+    columns = [*args.tactics, UNION, *labels]
     print(format_table(result, columns), file=sys.stderr)
     write_atomic(out / "strength.json", json.dumps(jsonable(result), indent=1) + "\n")
     return {k: v for k, v in result.items() if k != "proved"}
@@ -246,4 +267,5 @@ def _budget(config_name: str, overrides: list[str]) -> dict[str, Any]:
         "root_tactic_timeout": cfg.root_tactic_timeout,
         "tactic_timeout": cfg.env_config.environment.get("timeout"),
         "num_sampled_tactics": cfg.num_sampled_tactics,
+        "search_model": cfg.search_model.get("_target_"),
     }

@@ -121,7 +121,7 @@ class SearchModel(ABC):
         self.search_trace = [self.display.entry()] if self.display != Display() else []
         self._step = -1
 
-    def _record_select(self, node: InternalNode, score: float, **extra: Any) -> None:
+    def _record_select(self, node: InternalNode, score: float | None, **extra: Any) -> None:
         """Count the visit and open a new step in the trace."""
         node.visit_count += 1
         self._step += 1

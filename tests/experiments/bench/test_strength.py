@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import argparse
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from data.hol_light.database import TheoremDatabase, TheoremRecord
-from experiments.bench.strength import UNION, format_table, sample_theorems, tabulate
+from experiments.bench.strength import (
+    UNION,
+    _arms,
+    _budget,
+    add_arguments,
+    format_table,
+    sample_theorems,
+    tabulate,
+)
 
 
 def record(name: str, file: str, position: int) -> TheoremRecord:
@@ -59,3 +69,17 @@ def test_the_union_and_the_table_count_proofs_per_file() -> None:
     assert table[0].split() == ["file", "theorems", "ARITH_TAC", "union", "prove"]
     assert table[1].split() == ["a.ml", "2", "1", "1", "2"]
     assert table[-1].split() == ["total", "3", "1", "2", "2"]
+
+
+def test_each_search_runs_the_configuration_with_its_tactic_model_and_budget() -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--tactics", "ARITH_TAC", "--searches", "htps", "bfs"])
+    arms = _arms(args, Path("/tmp/sample.txt"))
+    labels = [label for label, _, _ in arms]
+    assert labels == ["ARITH_TAC", "prove", "prove/htps", "prove/bfs"]
+    by_label = {label: (name, overrides) for label, name, overrides in arms}
+    assert by_label["prove/htps"][0] == "prove"  # the same configuration, another search
+    assert by_label["prove/htps"][1][-1] == "search_model=htps"
+    assert by_label["prove"][1] == by_label["prove/htps"][1][:-1]
+    assert _budget("prove", ["search_model=htps"])["search_model"].endswith("htps.HTPS")
