@@ -26,6 +26,7 @@ node scores, edge scores and per-step node sets without knowing the search.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -65,6 +66,23 @@ def is_expandable(node: InternalNode) -> bool:
     return node.status == Status.OPEN and not node.is_explored
 
 
+def check_field(value: Any, name: str, ok: Callable[[Any], bool], rule: str) -> None:
+    """ValueError naming the config field ``search_model.<name>`` unless ``ok(value)``."""
+    if not ok(value):
+        raise ValueError(f"search_model.{name}: {rule}, got {value!r}")
+
+
+def is_number(value: Any) -> bool:
+    """A finite int or float, not a bool (YAML's ``true`` is no number)."""
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+
+
+def check_number(value: Any, name: str, ok: Callable[[float], bool], rule: str) -> None:
+    """`check_field` for a parameter that must be a finite number with ``ok(value)``."""
+    check_field(value, name, is_number, "must be a finite number")
+    check_field(value, name, ok, rule)
+
+
 class SearchModel(ABC):
     """Chooses the next goal to expand and records why, step by step, in `search_trace`."""
 
@@ -76,20 +94,20 @@ class SearchModel(ABC):
     def __init__(self) -> None:
         self.search_trace = []
         self._step = -1
-        self._values: ValueFn | None = None
+        self._value_fn: ValueFn | None = None
 
     def bind(self, values: ValueFn | None) -> None:
         """The goal model's values for the next attempts (the prover calls this before reset)."""
-        self._values = values
+        self._value_fn = values
 
     def values(self, goals: list[Goal]) -> list[float]:
         """The bound goal model's log-provability of each goal, in one batched call."""
-        if self._values is None:
+        if self._value_fn is None:
             raise RuntimeError(
                 f"{type(self).__name__} values goals but no goal model is bound: configure "
                 "search_model.goal_model (e.g. search_model/goal_model/constant.yaml)"
             )
-        return self._values(goals)
+        return self._value_fn(goals)
 
     @abstractmethod
     def reset(self, root: InternalNode) -> None:

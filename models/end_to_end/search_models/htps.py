@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable
 from collections.abc import Set as AbstractSet
-from typing import Any
 
 from data.jsonable import finite
 from data.proof_tree import Edge, InternalNode, Node, Status
-from models.end_to_end.search_models.base import Display, SearchModel, is_expandable
+from models.end_to_end.search_models.base import (
+    Display,
+    SearchModel,
+    check_number,
+    is_expandable,
+)
 
 _OPEN = Status.OPEN
 _PROVED = Status.PROVED
@@ -162,10 +165,10 @@ class HTPS(SearchModel):
         depth_penalty: float = 1.0,
     ) -> None:
         super().__init__()
-        _check(exploration, "exploration", lambda x: x >= 0, "must be >= 0")
-        _check(fpu, "fpu", lambda x: 0 <= x <= 1, "must be in [0, 1]")
-        _check(virtual_loss, "virtual_loss", lambda x: x > 0, "must be > 0")
-        _check(depth_penalty, "depth_penalty", lambda x: 0 < x <= 1, "must be in (0, 1]")
+        check_number(exploration, "exploration", lambda x: x >= 0, "must be >= 0")
+        check_number(fpu, "fpu", lambda x: 0 <= x <= 1, "must be in [0, 1]")
+        check_number(virtual_loss, "virtual_loss", lambda x: x > 0, "must be > 0")
+        check_number(depth_penalty, "depth_penalty", lambda x: 0 < x <= 1, "must be in (0, 1]")
         if (
             isinstance(simulations_per_batch, bool)
             or not isinstance(simulations_per_batch, int)
@@ -643,13 +646,3 @@ class HTPS(SearchModel):
                 marked.add(tactic.edge.id)
             saturated[e] = all(t.edge.id in marked or t.is_dead() for t in tactic.goal.tactics)
         return saturated[0]
-
-
-def _check(value: Any, name: str, ok: Callable[[float], bool], rule: str) -> None:
-    """ValueError naming the field unless ``value`` is a finite number and ``ok(value)``."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"search_model.{name}: must be a number, got {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"search_model.{name}: must be finite, got {value!r}")
-    if not ok(value):
-        raise ValueError(f"search_model.{name}: {rule}, got {value!r}")

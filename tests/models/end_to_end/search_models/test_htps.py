@@ -632,15 +632,15 @@ def test_the_prover_drives_htps_with_several_goals_per_step() -> None:
     "field, value, message",
     [
         ("exploration", -1, "search_model.exploration: must be >= 0, got -1"),
-        ("exploration", math.inf, "search_model.exploration: must be finite"),
+        ("exploration", math.inf, "search_model.exploration: must be a finite number"),
         ("fpu", 1.5, "search_model.fpu: must be in [0, 1], got 1.5"),
-        ("fpu", math.nan, "search_model.fpu: must be finite"),
+        ("fpu", math.nan, "search_model.fpu: must be a finite number"),
         ("virtual_loss", 0, "search_model.virtual_loss: must be > 0, got 0"),
         ("simulations_per_batch", 0, "search_model.simulations_per_batch: must be an integer"),
         ("simulations_per_batch", 1.5, "search_model.simulations_per_batch: must be an integer"),
         ("depth_penalty", 0, "search_model.depth_penalty: must be in (0, 1], got 0"),
         ("depth_penalty", 1.1, "search_model.depth_penalty: must be in (0, 1], got 1.1"),
-        ("exploration", "big", "search_model.exploration: must be a number"),
+        ("exploration", "big", "search_model.exploration: must be a finite number"),
     ],
 )
 def test_bad_parameters_name_the_field(field: str, value: object, message: str) -> None:

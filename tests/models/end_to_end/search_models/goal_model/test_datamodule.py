@@ -77,7 +77,9 @@ def test_batches_and_the_effort_knob(goal_run: Path) -> None:
 
 def test_no_examples_and_bad_settings_are_named(goal_run: Path) -> None:
     data = GoalDataModule(goal_run / "traces", splits=["test"])
-    with pytest.raises(ValueError, match=r"no training examples in .*splits \['test'\] has a proved"):
+    with pytest.raises(
+        ValueError, match=r"no training examples in .*splits \['test'\] has a proved"
+    ):
         data.train_dataloader()
     with pytest.raises(ValueError, match="min_effort"):
         GoalDataModule(goal_run / "traces", min_effort=0)
