@@ -22,7 +22,7 @@ TINY = [
     "tac_model.templates=[STRIP_TAC,CONJ_TAC,EQ_TAC,GEN_TAC,DISCH_TAC,ARITH_TAC,'MESON_TAC[]']",
     "tac_model.log_priors=null",
     "shuffle=false",
-    "num_theorems=4",
+    "num_theorems=2",
     "num_data_theorems=4",
     "total_timeout=8",
     "env_timeout=6",
@@ -49,7 +49,7 @@ def test_the_htps_loop_trains_and_reloads_the_goal_model(zygote, tmp_path: Path)
     traces = {
         i: [load_trace(p) for p in (run_dir / "traces" / str(i)).glob("*.json.gz")] for i in (0, 1)
     }
-    assert all(len(ts) == 8 for ts in traces.values())
+    assert all(len(ts) == 6 for ts in traces.values())
     every = traces[0] + traces[1]
     assert {t.status for t in every} <= {"proved", "failed", "timeout"}  # never "error"
     assert any(t.proved for t in every)

@@ -110,6 +110,8 @@ def train(run_dir: Path, out: Path) -> str:
         )
     handoff = lightning_runner.run(cfg)
     assert handoff["model_class"] == f"{GoalClassifier.__module__}.GoalClassifier"
+    assert "train/loss" in handoff["metrics"]  # the CLI itself runs in the HTPS loop's test
+    assert all(math.isfinite(v) for v in handoff["metrics"].values())
     checkpoint: str = handoff["checkpoint"]
     return checkpoint
 
