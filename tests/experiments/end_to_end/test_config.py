@@ -31,6 +31,35 @@ from models.end_to_end.tactic_models.tac_models import build_tactic_model, resol
         ("theorems=[EQ_SYM,NO_SUCH_THM,ALSO_NOT]", r"theorems: 2 unknown .*'NO_SUCH_THM'"),
         ("theorems=[EQ_SYM,EQ_SYM]", r"theorems: named more than once: \['EQ_SYM'\]"),
         ("theorems=[]", "theorems: the list of theorem names is empty"),
+        ("goals_per_step=0", "goals_per_step: must be >= 1"),
+        (
+            "search_model=htps search_model.exploration=-1",
+            r"search_model\.exploration: must be >= 0",
+        ),
+        (
+            "search_model=htps search_model.simulations_per_batch=0",
+            r"search_model\.simulations_per_batch",
+        ),
+        (
+            "search_model=fringe search_model.temperature=0",
+            r"search_model\.temperature: must be > 0",
+        ),
+        (
+            "search_model=updown ~search_model.goal_model",
+            "UpDown values goals and needs a goal model",
+        ),
+        (
+            "+search_model.goal_model._target_=x.Y",
+            "search_model.goal_model: BestFS does not use a goal model",
+        ),
+        (
+            "search_model=htps search_model/goal_model=trained",
+            "search_model.goal_model: .*ckpt_path: is null",
+        ),
+        (
+            "search_model=htps search_model.goal_model.logprob=0.5",
+            r"search_model\.goal_model: .*logprob: must be a log-probability <= 0",
+        ),
         (
             "env_config.environment.database=/tmp/db.jsonl",
             "env_config: FileNotFoundError: theorem database: no such file ./tmp/db.jsonl",
