@@ -76,14 +76,14 @@ class _GcClock:
             self.total += time.perf_counter() - self._started
 
 
-def build_search(name: str) -> SearchModel:
-    """The search of ``configs/end_to_end/search_model/<name>.yaml``, bound to an instant
-    constant goal model if it values goals."""
+def build_search(name: str, overrides: dict[str, Any] | None = None) -> SearchModel:
+    """The search of ``configs/end_to_end/search_model/<name>.yaml`` with ``overrides``,
+    bound to an instant constant goal model if it values goals."""
     config = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "search_model" / f"{name}.yaml"))
     assert isinstance(config, dict)
     config.pop("defaults", None)
     config.pop("goal_model", None)
-    search = instantiate(config)
+    search = instantiate({**config, **(overrides or {})})
     if not isinstance(search, SearchModel):
         raise TypeError(f"search_model/{name}.yaml built a {type(search).__name__}")
     search.bind(ConstantGoalModel().values if search.uses_goal_model else None)

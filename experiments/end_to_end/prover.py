@@ -202,9 +202,6 @@ class Prover:
                 for node, suggestions in zip(nodes, batch, strict=True):
                     if out_of_budget or root.status != Status.OPEN:
                         break  # the rest stay open: unexpanded, not failed
-                    if node.status != Status.OPEN:  # decided meanwhile (a shared subgoal)
-                        in_search(lambda n=node: search.expansion_done(n))  # type: ignore[misc]
-                        continue
                     out_of_budget = expand(node, suggestions)
                     in_search(lambda n=node: search.expansion_done(n))  # type: ignore[misc]
                     expansions += 1

@@ -6,17 +6,14 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
-from hydra.utils import instantiate
-from omegaconf import OmegaConf
 
 from data.proof_tree import ErrorKind, Goal, InternalNode, ProofTree, Status
-from models.end_to_end.search_models.base import SearchModel, is_expandable
+from experiments.bench.search import build_search
+from models.end_to_end.search_models.base import is_expandable
 
-CONFIGS = Path(__file__).resolve().parents[4] / "configs" / "end_to_end" / "search_model"
 POOL = 40  # goals the random prover draws from: they repeat (diamonds, cycles), trees stay small
 VARIANTS: list[tuple[str, dict[str, Any]]] = [
     ("bestfs", {}),
@@ -29,15 +26,6 @@ VARIANTS: list[tuple[str, dict[str, Any]]] = [
     ("fringe", {"selection": "sample", "goal_choice": "random"}),
     ("fringe", {"goal_choice": "best"}),
 ]
-
-
-def build(name: str, overrides: dict[str, Any]) -> SearchModel:
-    config = OmegaConf.to_container(OmegaConf.load(CONFIGS / f"{name}.yaml"))
-    assert isinstance(config, dict)
-    config.pop("defaults", None)
-    search = instantiate({**config, **overrides})
-    assert isinstance(search, SearchModel)
-    return search
 
 
 def random_values(rng: random.Random) -> Callable[[list[Goal]], list[float]]:
@@ -73,7 +61,7 @@ def test_every_search_keeps_the_contract_on_200_random_trees(
     for seed in range(200):
         rng = random.Random(seed)
         tree = ProofTree(Goal("root"))
-        search = build(name, overrides)
+        search = build_search(name, overrides)
         search.bind(random_values(rng) if search.uses_goal_model else None)
         search.reset(tree.root)
         handed_out: set[int] = set()
