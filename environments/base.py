@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, TypeAlias
 
-from data.proof_tree import Edge, ErrorKind, Goal, InternalNode, ProofTree
+from data.proof_tree import Edge, ErrorKind, Goal, InternalNode, ProofStep, ProofTree
 
 Suggestion: TypeAlias = tuple[str, float]
 """A tactic as text and its log-probability under the tactic model."""
@@ -121,6 +121,16 @@ class Environment(ABC):
         The loop calls it once before a run, so a theorem list and an environment that read
         different databases (different premises, different statements) cannot run together.
         """
+
+    def check_proof(self, steps: list[ProofStep]) -> str:
+        """Why the prover's kernel refuses the tree's proof as a whole, or "" (it accepts it).
+
+        The prover calls it once the root is proved. Stateless provers check every step as
+        it is applied, so by default there is nothing left to check; a prover whose goals
+        can share state (Coq's existential variables) replays the script and ends it at
+        ``Qed``. A refused proof makes the attempt ``failed``, with the reason in the trace.
+        """
+        return ""
 
     @abstractmethod
     def start(self) -> Goal:

@@ -2,7 +2,8 @@
 
 Each step's tactic must give exactly the recorded outcome (the goal closed, or the same set of
 subgoals), every subgoal must be the goal of some step, and the script must not be circular.
-Any environment can be checked this way: it only needs ``apply``.
+Any environment can be checked this way: it only needs ``apply`` (and ``check_proof``, for
+a prover that checks a proof as a whole at its end, like Coq's ``Qed``).
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ def replay(trace: ProofTrace, env: Environment, timeout: float | None = None) ->
                         f"{where}: subgoals differ: got {[str(g) for g in outcome.goals]}, "
                         f"trace has {[str(g) for g in step.subgoals]}"
                     )
+        problem = live.check_proof(steps)
+        if problem:
+            return False, f"every step replayed, but the kernel refused the proof: {problem}"
     return True, f"replayed {len(steps)} step(s)"
 
 

@@ -231,7 +231,11 @@ class ProofTrace(TraceModel):
     counts: Counts
     search_trace: list[SearchEvent]
     models: dict[str, ModelRecord]
-    error: str = Field("", description="why an attempt with status error did not run")
+    error: str = Field(
+        "",
+        description="why an attempt with status error did not run, or why the kernel refused "
+        "the proof of a failed one",
+    )
     created_unix: float = 0.0
 
     @property
@@ -323,9 +327,21 @@ class ProofTrace(TraceModel):
         expansions: int,
         models: Mapping[str, Any],
         role: str = "eval",
+        rejected: str = "",
     ) -> ProofTrace:
-        """The trace of a finished attempt; `status` is "proved" exactly when the root is."""
-        if (status == "proved") != (tree.root.status == Status.PROVED):
+        """The trace of a finished attempt; `status` is "proved" exactly when the root is.
+
+        ``rejected``: why the environment's kernel refused the tree's proof as a whole
+        (``Environment.check_proof``); the attempt is then "failed" with the reason as its
+        error and no proof, although the tree's root is proved.
+        """
+        if rejected:
+            if status != "failed" or tree.root.status != Status.PROVED:
+                raise ValueError(
+                    "ProofTrace.from_tree: a rejected proof needs status 'failed' and a proved "
+                    f"root, got {status!r} and {tree.root.status.value}"
+                )
+        elif (status == "proved") != (tree.root.status == Status.PROVED):
             raise ValueError(
                 f"ProofTrace.from_tree: status {status!r} but the tree's root is "
                 f"{tree.root.status.value} (status must be 'proved' exactly when the root is)"
@@ -339,7 +355,7 @@ class ProofTrace(TraceModel):
                 "status": status,
                 "role": role,
                 "iteration": iteration,
-                "proof": [_step_record(s) for s in tree.extract_proof() or []],
+                "proof": [] if rejected else [_step_record(s) for s in tree.extract_proof() or []],
                 "nodes": [_node_record(n) for n in tree.nodes],
                 "edges": [_edge_record(e) for e in tree.edges],
                 "timings": timings,
@@ -351,6 +367,7 @@ class ProofTrace(TraceModel):
                 ),
                 "search_trace": jsonable(list(search_trace), "search_trace"),
                 "models": jsonable(models, "models"),
+                "error": f"the kernel refused the proof: {rejected}" if rejected else "",
                 "created_unix": time.time(),
             }
         )

@@ -16,7 +16,8 @@ import logging
 import sys
 from typing import Any
 
-from environments.hol_light.driver import ApplyResult, HolLight, shared_prover
+from environments.apply_result import ApplyResult, serve_batch
+from environments.hol_light.driver import HolLight, shared_prover
 
 
 def answer(prover: HolLight, request: dict[str, Any], default_timeout: float) -> dict[str, Any]:
@@ -67,18 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         print(json.dumps(answer(prover, request, args.timeout)), flush=True)
         return 0
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        try:
-            request = json.loads(line)
-            if not isinstance(request, dict):
-                raise ValueError("a request must be a JSON object")
-        except ValueError as e:
-            reply = ApplyResult("error", error=f"bad request: {e}").to_json()
-        else:
-            reply = answer(prover, request, args.timeout)
-        print(json.dumps(reply), flush=True)
+    serve_batch(sys.stdin, lambda r: answer(prover, r, args.timeout), sys.stdout)
     return 0
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Container, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from data.proof_tree import Goal
+from environments.apply_result import ApplyResult
 from environments.hol_light import tactics
 from environments.hol_light.process import (
     HolLightServer,
@@ -21,34 +21,6 @@ from environments.hol_light.process import (
     Zygote,
 )
 from environments.hol_light.terms import parse_sexp
-
-ApplyStatus = Literal["proved", "subgoals", "error", "timeout", "rejected", "crash"]
-
-
-@dataclass
-class ApplyResult:
-    """What one tactic did to one goal; ``restarted`` says the server was replaced."""
-
-    status: ApplyStatus
-    subgoals: list[Goal] = field(default_factory=list)
-    error: str = ""
-    time_s: float = 0.0
-    restarted: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        """The CLI's JSON object."""
-        out: dict[str, Any] = {
-            "status": self.status,
-            "subgoals": [
-                {"hypotheses": list(g.hypotheses), "conclusion": g.conclusion}
-                for g in self.subgoals
-            ],
-            "error": self.error,
-            "time_s": round(self.time_s, 6),
-        }
-        if self.restarted:
-            out["restarted"] = True
-        return out
 
 
 def goal_from_json(data: dict[str, Any]) -> Goal:

@@ -9,16 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from data.hol_light.database import TheoremDatabase, TheoremRecord
-from data.proof_tree import ErrorKind, Goal
-from environments.base import Environment, Failure, Premise, Proved, Subgoals, TacticOutcome
+from data.proof_tree import Goal
+from environments.base import Environment, Premise, TacticOutcome
 from environments.hol_light.driver import HolLight, shared_prover
-
-_OUTCOME_KIND = {
-    "error": ErrorKind.TACTIC_ERROR,
-    "timeout": ErrorKind.TACTIC_TIMEOUT,
-    "rejected": ErrorKind.REJECTED,
-    "crash": ErrorKind.PROCESS_CRASH,
-}
 
 
 def root_goal(thm: TheoremRecord) -> Goal:
@@ -97,11 +90,4 @@ class HolLightEnv(Environment):
         result = self._prover.apply(
             goal, tactic, timeout, self._premise_names, self._database_names
         )
-        if result.status == "proved":
-            return Proved(result.time_s)
-        if result.status == "subgoals":
-            return Subgoals(tuple(result.subgoals), result.time_s)
-        message = result.error
-        if result.restarted and result.status in ("timeout", "crash"):
-            message = f"{message} (HOL Light server restarted)"
-        return Failure(_OUTCOME_KIND[result.status], message, result.time_s)
+        return result.outcome("HOL Light server")

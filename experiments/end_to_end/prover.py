@@ -208,8 +208,15 @@ class Prover:
                 if out_of_budget:  # the goal keeps its untried tactics: open, not failed
                     break
             tree = env.tree
+            rejected = ""
+            if root.status == Status.PROVED:
+                tick = time.monotonic()
+                rejected = env.check_proof(tree.extract_proof() or [])
+                timings.env_s += time.monotonic() - tick
         timings.total_s = time.monotonic() - started
-        if root.status == Status.PROVED:
+        if rejected:
+            status = "failed"
+        elif root.status == Status.PROVED:
             status = "proved"
         elif out_of_budget or over_budget():
             status = "timeout"
@@ -227,4 +234,5 @@ class Prover:
             expansions=expansions,
             models=info.models,
             role=info.role,
+            rejected=rejected,
         )

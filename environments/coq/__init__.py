@@ -1,0 +1,2 @@
+"""The Coq environment: coqidetop over pipes, a safe tactic grammar, the standard library as
+theorems."""
