@@ -13,11 +13,12 @@ export DEBIAN_FRONTEND := noninteractive
 setup: system $(VENV)/.installed
 
 # Debian's hol-light does not pull in libnum-ocaml-dev; without it HOL Light loads an empty logic.
+# Coq (coqidetop and the standard library's sources) is the second real prover.
 # Chromium (headless) runs the visualiser's browser tests; Playwright drives it, downloads nothing.
 system:
-	@if [ ! -f /usr/share/hol-light/hol.ml ] || [ ! -f /usr/lib/ocaml/big_int.cmi ] || [ ! -x /usr/bin/chromium ]; then \
-	  echo "installing hol-light, libnum-ocaml-dev and chromium"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq hol-light libnum-ocaml-dev chromium; \
+	@if [ ! -f /usr/share/hol-light/hol.ml ] || [ ! -f /usr/lib/ocaml/big_int.cmi ] || [ ! -x /usr/bin/coqidetop.opt ] || [ ! -x /usr/bin/chromium ]; then \
+	  echo "installing hol-light, libnum-ocaml-dev, coq and chromium"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq hol-light libnum-ocaml-dev coq chromium; \
 	fi
 
 # torch==2.13.0 first: a CPU build on local disk; an unpinned torch would pull a CUDA build.

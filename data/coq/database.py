@@ -2,9 +2,10 @@
 
 A directory with two files:
 
-- ``files.json``: the library it was exported from (its root directory and logical prefix)
-  and, per source file in load order, its SHA-256, the files it requires and the
-  definitions it declares (premises that are not theorems);
+- ``files.json``: the library it was exported from (its root directory, logical prefix
+  and the coqidetop arguments that load it) and, per source file in load order, its
+  SHA-256, the files it requires, the definitions it declares (premises that are not
+  theorems) and the tactics it defines;
 - ``theorems.jsonl``: one line per lemma, in load order: qualified and short name, file,
   the index of its statement among the file's sentences, the root goal as Coq prints it,
   the library's own proof split into tactics with the goal before each, the axioms that
@@ -27,6 +28,7 @@ from typing import Any
 from data.splits import SPLITS
 
 DEFAULT_DIR = Path(__file__).with_name("stdlib")
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 FILES = "files.json"
 THEOREMS = "theorems.jsonl"
 
@@ -136,11 +138,13 @@ class CoqDatabase:
         logical_prefix: str = "Coq",
         path: Path | None = None,
         prelude_tactics: tuple[str, ...] = (),
+        coq_args: tuple[str, ...] = (),
     ) -> None:
         self.path = path.resolve() if path is not None else None
         self.library_root = Path(library_root)
         self.logical_prefix = logical_prefix
         self.prelude_tactics = prelude_tactics  # tactics Coq's prelude defines (Init/*.v)
+        self.coq_args = coq_args  # what coqidetop needs to load the library (-R dir Name)
         self.records = sorted(records, key=lambda r: r.position)
         self.by_name = {r.name: r for r in self.records}
         if len(self.by_name) != len(self.records):
@@ -159,7 +163,11 @@ class CoqDatabase:
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_DIR) -> CoqDatabase:
+        """The database in directory ``path``; a relative path missing here is looked up
+        under the project root, so ``data/coq/stdlib`` works from any directory."""
         path = Path(path)
+        if not path.is_absolute() and not path.exists() and (PROJECT_ROOT / path).exists():
+            path = PROJECT_ROOT / path
         files_path, theorems_path = path / FILES, path / THEOREMS
         for p in (files_path, theorems_path):
             if not p.exists():
@@ -191,6 +199,7 @@ class CoqDatabase:
             header["logical_prefix"],
             path,
             tuple(header.get("prelude_tactics", ())),
+            tuple(header.get("coq_args", ())),
         )
 
     def save(self, path: str | Path) -> None:
@@ -202,6 +211,7 @@ class CoqDatabase:
             "library_root": str(self.library_root),
             "logical_prefix": self.logical_prefix,
             "prelude_tactics": list(self.prelude_tactics),
+            "coq_args": list(self.coq_args),
             "files": [
                 {
                     "path": f.path,

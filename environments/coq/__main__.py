@@ -3,6 +3,7 @@
     python -m environments.coq apply --theorem Coq.Arith.PeanoNat.Nat.add_0_r --tactic "auto"
     python -m environments.coq apply --batch < requests.jsonl
     python -m environments.coq export [--dirs Arith Bool Lists] [--out DIR]
+    python -m environments.coq export --coq-project path/to/_CoqProject --out DIR
     python -m environments.coq roundtrip [--database DIR] [--limit N]
 
 ``apply`` prints one JSON object per request: status (proved, subgoals, error, timeout,
@@ -23,7 +24,13 @@ from data.coq.database import DEFAULT_DIR, CoqDatabase
 from environments.apply_result import ApplyResult, serve_batch
 from environments.coq.driver import Coq, CoqProof
 from environments.coq.env import theorem_context
-from environments.coq.export import DEFAULT_DIRS, DEFAULT_LIBRARY, export, roundtrip
+from environments.coq.export import (
+    DEFAULT_DIRS,
+    DEFAULT_LIBRARY,
+    export,
+    read_coq_project,
+    roundtrip,
+)
 from environments.coq.process import CoqError
 
 
@@ -66,7 +73,13 @@ def main(argv: list[str] | None = None) -> int:
     apply.add_argument("--database", default=str(DEFAULT_DIR), help="the database directory")
     exp = sub.add_parser("export", help="export a library's lemmas as a theorem database")
     exp.add_argument("--library", default=str(DEFAULT_LIBRARY), help="the library's root")
-    exp.add_argument("--dirs", nargs="+", default=list(DEFAULT_DIRS), help="subdirectories")
+    exp.add_argument(
+        "--coq-project",
+        default=None,
+        help="another project's _CoqProject: its -R/-Q directory is the library (default dirs:"
+        " all of it)",
+    )
+    exp.add_argument("--dirs", nargs="+", default=None, help="subdirectories (Arith Bool Lists)")
     exp.add_argument("--out", default=str(DEFAULT_DIR), help="the database directory to write")
     exp.add_argument("--timeout", type=float, default=120.0, help="seconds per sentence")
     rt = sub.add_parser("roundtrip", help="replay the library's own proofs through CoqEnv")
@@ -77,7 +90,19 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
 
     if args.command == "export":
-        db = export(Path(args.library), args.dirs, Path(args.out), args.timeout)
+        if args.coq_project is not None:
+            project = read_coq_project(Path(args.coq_project))
+            db = export(
+                project.root,
+                args.dirs or ["."],
+                Path(args.out),
+                args.timeout,
+                project.prefix,
+                project.args,
+            )
+        else:
+            dirs = args.dirs or list(DEFAULT_DIRS)
+            db = export(Path(args.library), dirs, Path(args.out), args.timeout)
         print(json.dumps({"theorems": len(db), "files": len(db.files), "out": args.out}))
         return 0
     database = CoqDatabase.load(args.database)
@@ -96,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.batch and (args.theorem is None or args.tactic is None):
         parser.error("apply needs --theorem and --tactic (or --batch)")
-    coq = Coq()
+    coq = Coq(args=database.coq_args)
     try:
         if not args.batch:
             request = {"theorem": args.theorem, "tactic": args.tactic, "timeout": args.timeout}

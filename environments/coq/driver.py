@@ -271,10 +271,25 @@ _shared_lock = threading.Lock()
 _shared: Coq | None = None
 
 
-def shared_coq(restart_every: int = 100, memory_limit_mb: int | None = 4096) -> Coq:
-    """This process's warm Coq, reused by every attempt the process makes."""
+def shared_coq(
+    restart_every: int = 100, memory_limit_mb: int | None = 4096, args: Sequence[str] = ()
+) -> Coq:
+    """This process's warm Coq, reused by every attempt the process makes (a fresh one when
+    an attempt needs other settings, e.g. another library's load path)."""
     global _shared
     with _shared_lock:
+        wanted = (restart_every, memory_limit_mb, tuple(args))
+        if (
+            _shared is not None
+            and (
+                _shared.restart_every,
+                _shared.memory_limit_mb,
+                _shared.args,
+            )
+            != wanted
+        ):
+            _shared.close()
+            _shared = None
         if _shared is None:
-            _shared = Coq(restart_every, memory_limit_mb)
+            _shared = Coq(restart_every, memory_limit_mb, args)
         return _shared

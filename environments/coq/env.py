@@ -89,7 +89,7 @@ class CoqEnv(Environment):
 
     def start(self) -> Goal:
         if self._coq is None:
-            self._coq = shared_coq(self.restart_every, self.memory_limit_mb)
+            self._coq = shared_coq(self.restart_every, self.memory_limit_mb, self.database.coq_args)
         self._proof = CoqProof(
             self._coq,
             theorem_context(self.database, self.thm),

@@ -56,8 +56,44 @@ class ExportError(RuntimeError):
     """A library sentence Coq refused, or a lemma whose shape the exporter cannot read."""
 
 
-def logical_name(file: str) -> str:
-    return ".".join([LOGICAL_PREFIX, *file[: -len(".v")].split("/")])
+def logical_name(file: str, prefix: str = LOGICAL_PREFIX) -> str:
+    """The module a library file is loaded as: Arith/PeanoNat.v is Coq.Arith.PeanoNat."""
+    return ".".join([prefix, *file[: -len(".v")].split("/")])
+
+
+@dataclass(frozen=True)
+class CoqProject:
+    """A Coq project as its ``_CoqProject`` file states it: where, under which name, how."""
+
+    root: Path  # the directory bound by the first -R/-Q line
+    prefix: str  # its logical name
+    args: tuple[str, ...]  # every -R/-Q/-I line and -arg, for coqidetop
+
+
+def read_coq_project(path: Path) -> CoqProject:
+    """Parse a ``_CoqProject``: ``-R dir Name`` / ``-Q dir Name`` / ``-I dir`` / ``-arg X``."""
+    words = [w for line in path.read_text().splitlines() for w in line.split("#")[0].split()]
+    args: list[str] = []
+    bound: list[tuple[Path, str]] = []
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word in ("-R", "-Q") and i + 2 < len(words):
+            directory = (path.parent / words[i + 1]).resolve()
+            bound.append((directory, words[i + 2]))
+            args += [word, str(directory), words[i + 2]]
+            i += 3
+        elif word == "-I" and i + 1 < len(words):
+            args += ["-I", str((path.parent / words[i + 1]).resolve())]
+            i += 2
+        elif word == "-arg" and i + 1 < len(words):
+            args.append(words[i + 1])
+            i += 2
+        else:
+            i += 1  # a file name: the exporter takes every .v file under the bound directory
+    if not bound:
+        raise ExportError(f"{path}: no -R or -Q line binds a directory to a logical name")
+    return CoqProject(bound[0][0], bound[0][1], tuple(args))
 
 
 def required_modules(sentence: sent.Sentence) -> list[str]:
@@ -79,10 +115,12 @@ def resolve(reference: str, by_logical: dict[str, str]) -> str | None:
     return min(matches) if matches else None
 
 
-def load_order(library: Path, files: Sequence[str]) -> tuple[list[str], dict[str, list[str]]]:
+def load_order(
+    library: Path, files: Sequence[str], prefix: str = LOGICAL_PREFIX
+) -> tuple[list[str], dict[str, list[str]]]:
     """``files`` sorted so that each comes after those it requires; and each file's requires."""
     every = sorted(str(p.relative_to(library)) for p in library.rglob("*.v"))
-    by_logical = {logical_name(f): f for f in every}
+    by_logical = {logical_name(f, prefix): f for f in every}
     chosen = set(files)
     requires: dict[str, list[str]] = {}
     for f in files:
@@ -110,10 +148,10 @@ def load_order(library: Path, files: Sequence[str]) -> tuple[list[str], dict[str
     return order, requires
 
 
-def prelude_tactics(library: Path) -> tuple[str, ...]:
+def prelude_tactics(stdlib: Path = DEFAULT_LIBRARY) -> tuple[str, ...]:
     """The tactics Coq's prelude (``Init/*.v``, loaded in every context) defines."""
     names: set[str] = set()
-    for path in sorted((library / "Init").glob("*.v")):
+    for path in sorted((stdlib / "Init").glob("*.v")):
         for s in sent.split_sentences(path.read_text()):
             names.update(sent.defined_tactics(s))
     return tuple(sorted(names))
@@ -135,8 +173,16 @@ class _Lemma:
 class FileExporter:
     """Walks one file through a fresh coqidetop, sentence by sentence."""
 
-    def __init__(self, library: Path, file: str, timeout: float) -> None:
+    def __init__(
+        self,
+        library: Path,
+        file: str,
+        timeout: float,
+        prefix: str = LOGICAL_PREFIX,
+        coq_args: Sequence[str] = (),
+    ) -> None:
         self.library, self.file, self.timeout = library, file, timeout
+        self.prefix, self.coq_args = prefix, tuple(coq_args)
         self.theorems: list[dict[str, Any]] = []
         self.definitions: list[tuple[str, str, int]] = []
         self.tactics: list[tuple[str, int]] = []
@@ -144,9 +190,9 @@ class FileExporter:
 
     def run(self) -> None:
         sentences = sent.split_sentences((self.library / self.file).read_text())
-        module = logical_name(self.file)
+        module = logical_name(self.file, self.prefix)
         scopes: list[tuple[str, str]] = []
-        coq = Coq(restart_every=1)
+        coq = Coq(restart_every=1, args=self.coq_args)
         lemma: _Lemma | None = None
         texts: list[str] = []
         try:
@@ -242,18 +288,24 @@ def export(
     dirs: Sequence[str] = DEFAULT_DIRS,
     out: Path = DEFAULT_DIR,
     timeout: float = 120.0,
+    prefix: str = LOGICAL_PREFIX,
+    coq_args: Sequence[str] = (),
 ) -> CoqDatabase:
-    """Export every lemma of ``dirs`` (library subdirectories) into the database at ``out``."""
+    """Export every lemma of ``dirs`` (library subdirectories) into the database at ``out``.
+
+    ``prefix`` is the library's logical name and ``coq_args`` what coqidetop needs to load it
+    (``-R dir Name``; none for the standard library): see ``read_coq_project``.
+    """
     files = sorted(str(p.relative_to(library)) for d in dirs for p in (library / d).rglob("*.v"))
     if not files:
         raise ExportError(f"no .v files under {[str(library / d) for d in dirs]}")
-    order, requires = load_order(library, files)
+    order, requires = load_order(library, files, prefix)
     records: list[CoqTheorem] = []
     sources: list[SourceFile] = []
     seen: set[str] = set()
     skipped: Counter[str] = Counter()
     for f in tqdm(order, desc="exporting Coq files", unit="file"):
-        walker = FileExporter(library, f, timeout)
+        walker = FileExporter(library, f, timeout, prefix, coq_args)
         walker.run()
         skipped.update(walker.skipped)
         for t in walker.theorems:
@@ -276,7 +328,12 @@ def export(
     if skipped:
         log.info("skipped lemmas: %s", dict(skipped))
     database = CoqDatabase(
-        records, sources, library, LOGICAL_PREFIX, prelude_tactics=prelude_tactics(library)
+        records,
+        sources,
+        library,
+        prefix,
+        prelude_tactics=prelude_tactics(),
+        coq_args=tuple(coq_args),
     )
     database.save(out)
     return CoqDatabase.load(out)
@@ -317,7 +374,7 @@ def roundtrip(
     database: CoqDatabase, theorems: Iterable[CoqTheorem], timeout: float = 10.0
 ) -> RoundTrip:
     result = RoundTrip()
-    coq = Coq(restart_every=100)
+    coq = Coq(restart_every=100, args=database.coq_args)
     try:
         items = list(theorems)
         for thm in tqdm(items, desc="replaying library proofs", unit="lemma"):

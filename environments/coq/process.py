@@ -21,6 +21,7 @@ import select
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -114,11 +115,14 @@ class CoqIdeTop:
             if limit is not None:
                 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
+        # Its own working directory: tactics such as lia write cache files there.
+        self._workdir = tempfile.mkdtemp(prefix="coqidetop-")
         self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
             [binary, "-main-channel", "stdfds", "-async-proofs", "off", *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
+            cwd=self._workdir,
             start_new_session=True,  # its own process group: a kill reaches it and nothing else
             preexec_fn=cap_memory,
         )
@@ -193,6 +197,7 @@ class CoqIdeTop:
         proc, self._proc = self._proc, None
         if proc is None:
             return
+        shutil.rmtree(self._workdir, ignore_errors=True)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
         for stream in (proc.stdin, proc.stdout):

@@ -1,6 +1,8 @@
 """Strength: single tactics, their union and the proving configurations on the same theorems.
 
-The sample (``sample_theorems``) is drawn from the test split only, so nothing tuned on the
+``--env`` chooses the prover (HOL Light, the default, or Coq): its theorem database, its
+one-shot tactics and its proving configuration (``prove``, ``coq_prove``). The sample
+(``sample_theorems``) is drawn from the test split only, so nothing tuned on the
 training or validation theorems is measured on itself: the test theorems are grouped by the
 library file that binds them, each file's list is shuffled with ``--seed``, and the files are
 taken round-robin (in the order the files load) until ``--size`` theorems are drawn. Small
@@ -11,7 +13,9 @@ attempt of the loop with that tactic as its only template and ``max_expansions=1
 union proves a theorem if any single tactic does. Each configuration in ``--configs`` runs
 as it is (its own budget per theorem) on the same theorems, and once more with each search of
 ``--searches`` in place of its own (``<config>/<search>``: the same tactic model and budget,
-another search). Every arm is an ordinary run
+another search). ``--arm LABEL CONFIG [OVERRIDE ...]`` adds an arm of its own (a trained
+model: ``--arm trained coq_prove tac_model=coq_generator tac_model.ckpt_path=...``). Every arm
+is an ordinary run
 directory under ``--out``, so an interrupted bench resumes where it stopped: finished
 attempts are not repeated. The result (per library file and in total) is printed as a table
 and written to ``<out>/strength.json``.
@@ -24,12 +28,15 @@ import json
 import logging
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from random import Random
-from typing import Any
+from typing import Any, Protocol
 
+from data.coq.database import CoqDatabase
 from data.files import write_atomic
-from data.hol_light.database import TheoremDatabase, TheoremRecord
+from data.hol_light.database import TheoremDatabase
 from data.jsonable import jsonable
 from environments.hol_light.driver import shared_zygote
 from experiments.end_to_end.config import compose
@@ -51,7 +58,50 @@ SINGLE_TACTICS = (
     "SET_TAC[]",
 )
 """HOL Light's one-shot provers; ASM_MESON_TAC cites the goal's 20 best-ranked premises."""
+COQ_SINGLE_TACTICS = (
+    "auto",
+    "auto with arith",
+    "eauto using {premises}",
+    "intuition",
+    "tauto",
+    "firstorder",
+    "congruence",
+    "lia",
+    "easy",
+    "simpl; reflexivity",
+)
+"""Coq's one-shot provers; ``eauto using`` cites the goal's best-ranked premises."""
 UNION = "union"
+
+
+class Record(Protocol):
+    """What the sample needs of a theorem record (HOL Light's and Coq's both have it)."""
+
+    name: str
+    file: str
+    position: int
+
+
+@dataclass(frozen=True)
+class Prover:
+    """What the bench needs of a prover: its theorems, configs and one-shot tactics."""
+
+    database: Callable[[], Any]  # the packaged theorem database (with .split)
+    base_config: str  # the config the single-tactic arms run under
+    fixed_model: str  # the tac_model config the single tactics are templates of
+    tactics: Sequence[str]
+    configs: Sequence[str]  # the default proving configurations
+    warm_up: Callable[[], Any] | None = None  # started once for the whole bench
+
+
+PROVERS = {
+    # A lease on the machine's HOL Light zygote for the whole bench: every arm's workers fork
+    # from it, instead of each run loading HOL Light again (minutes).
+    "hol_light": Prover(
+        TheoremDatabase.cached, "hol_light", "fixed", SINGLE_TACTICS, ("prove",), shared_zygote
+    ),
+    "coq": Prover(CoqDatabase.cached, "coq", "coq_fixed", COQ_SINGLE_TACTICS, ("coq_prove",)),
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,6 +111,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=Path("runs/bench_strength"),
         help="bench directory (reused to resume)",
     )
+    parser.add_argument(
+        "--env", choices=sorted(PROVERS), default="hol_light", help="the prover measured"
+    )
     parser.add_argument("--size", type=int, default=200, help="theorems in the sample")
     parser.add_argument("--seed", type=int, default=0, help="seed of the per-file shuffles")
     parser.add_argument("--split", default="test", help="split the sample is drawn from")
@@ -68,13 +121,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--tactic-timeout", type=float, default=5.0, help="seconds per single tactic"
     )
     parser.add_argument(
-        "--tactics", nargs="*", default=list(SINGLE_TACTICS), help="the single tactics"
+        "--tactics", nargs="*", default=None, help="the single tactics (default: the env's)"
     )
     parser.add_argument(
         "--configs",
         nargs="*",
-        default=["prove"],
-        help="proving configurations (config names), run at their own budget",
+        default=None,
+        help="proving configurations (config names), run at their own budget (default: the "
+        "env's: prove, coq_prove)",
+    )
+    parser.add_argument(
+        "--arm",
+        nargs="+",
+        action="append",
+        default=[],
+        metavar="ITEM",
+        help="an arm of its own: LABEL CONFIG [OVERRIDE ...] (repeatable)",
     )
     parser.add_argument(
         "--searches",
@@ -85,9 +147,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", help="config overrides for every arm")
 
 
-def sample_theorems(records: list[TheoremRecord], size: int, seed: int = 0) -> list[TheoremRecord]:
+def defaults(args: argparse.Namespace) -> argparse.Namespace:
+    """The env's single tactics and configurations where the command line gave none."""
+    prover = PROVERS[args.env]
+    if args.tactics is None:
+        args.tactics = list(prover.tactics)
+    if args.configs is None:
+        args.configs = list(prover.configs)
+    return args
+
+
+def sample_theorems(records: Sequence[Record], size: int, seed: int = 0) -> list[Any]:
     """``size`` theorems spread over their files: per-file shuffles, taken round-robin."""
-    by_file: dict[str, list[TheoremRecord]] = defaultdict(list)
+    by_file: dict[str, list[Record]] = defaultdict(list)
     for record in sorted(records, key=lambda r: r.position):
         by_file[record.file].append(record)
     queues = []
@@ -95,7 +167,7 @@ def sample_theorems(records: list[TheoremRecord], size: int, seed: int = 0) -> l
         group = list(group)
         Random(f"{seed}:{file}").shuffle(group)
         queues.append(group)
-    chosen: list[TheoremRecord] = []
+    chosen: list[Record] = []
     while len(chosen) < size and any(queues):
         for queue in queues:
             if queue and len(chosen) < size:
@@ -117,15 +189,16 @@ def _arms(args: argparse.Namespace, theorem_file: Path) -> list[tuple[str, str, 
         "update_checkpoints=[]",
     ]
     arms = []
-    budget = args.tactic_timeout + 3.0  # the tactic, HOL Light's grace and the bookkeeping
+    prover = PROVERS[args.env]
+    budget = args.tactic_timeout + 3.0  # the tactic, the prover's grace and the bookkeeping
     for tactic in args.tactics:
         arms.append(
             (
                 tactic,
-                "hol_light",
+                prover.base_config,
                 [
                     *common,
-                    "tac_model=fixed",
+                    f"tac_model={prover.fixed_model}",
                     f"tac_model.templates=[{_quoted(tactic)}]",
                     "tac_model.log_priors=null",
                     "num_sampled_tactics=1",
@@ -147,6 +220,10 @@ def config_arms(args: argparse.Namespace) -> list[tuple[str, str, list[str]]]:
     for name in args.configs:
         arms.append((name, name, []))
         arms += [(f"{name}/{s}", name, [f"search_model={s}"]) for s in args.searches]
+    for arm in args.arm:
+        if len(arm) < 2:
+            raise ValueError(f"--arm needs a label and a config name, got {arm}")
+        arms.append((arm[0], arm[1], list(arm[2:])))
     return arms
 
 
@@ -174,7 +251,7 @@ def _run_arm(config_name: str, overrides: list[str], run_dir: Path) -> dict[str,
 
 
 def tabulate(
-    sample: list[TheoremRecord], results: dict[str, dict[str, str]], singles: list[str]
+    sample: Sequence[Record], results: dict[str, dict[str, str]], singles: list[str]
 ) -> dict[str, Any]:
     """Proved counts per arm, per file and in total, with the union of the single tactics."""
     proved = {
@@ -221,16 +298,16 @@ def format_table(result: dict[str, Any], columns: list[str]) -> str:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    args = defaults(args)
+    prover = PROVERS[args.env]
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    database = TheoremDatabase.cached()
-    sample = sample_theorems(database.split(args.split), args.size, args.seed)
+    sample = sample_theorems(prover.database().split(args.split), args.size, args.seed)
     theorem_file = out / "sample.txt"
-    lines = [f"# bench strength: {len(sample)} {args.split} theorems, seed {args.seed}"]
+    lines = [f"# bench strength: {len(sample)} {args.split} {args.env} theorems, seed {args.seed}"]
     write_atomic(theorem_file, "\n".join([*lines, *(r.name for r in sample)]) + "\n")
-    # A lease on the machine's HOL Light zygote for the whole bench: every arm's workers fork
-    # from it, instead of each run loading HOL Light again (minutes).
-    shared_zygote()
+    if prover.warm_up is not None:
+        prover.warm_up()
     results: dict[str, dict[str, str]] = {}
     arms = _arms(args, theorem_file)
     for i, (label, config_name, overrides) in enumerate(arms):
@@ -238,6 +315,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         results[label] = _run_arm(config_name, overrides, _directory(out, label))
     result = {
         "benchmark": "strength",
+        "env": args.env,
         "split": args.split,
         "seed": args.seed,
         "tactic_timeout": args.tactic_timeout,

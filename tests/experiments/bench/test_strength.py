@@ -14,6 +14,7 @@ from experiments.bench.strength import (
     _arms,
     _budget,
     add_arguments,
+    defaults,
     format_table,
     sample_theorems,
     tabulate,
@@ -74,12 +75,30 @@ def test_the_union_and_the_table_count_proofs_per_file() -> None:
 def test_each_search_runs_the_configuration_with_its_tactic_model_and_budget() -> None:
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    args = parser.parse_args(["--tactics", "ARITH_TAC", "--searches", "htps", "bfs"])
+    args = defaults(
+        parser.parse_args(
+            ["--tactics", "ARITH_TAC", "--searches", "htps", "bfs", "--arm", "mine", "prove", "x=1"]
+        )
+    )
     arms = _arms(args, Path("/tmp/sample.txt"))
     labels = [label for label, _, _ in arms]
-    assert labels == ["ARITH_TAC", "prove", "prove/htps", "prove/bfs"]
+    assert labels == ["ARITH_TAC", "prove", "prove/htps", "prove/bfs", "mine"]
+    assert arms[-1][1:] == ("prove", [*arms[1][2], "x=1"])  # its own overrides, after the common
     by_label = {label: (name, overrides) for label, name, overrides in arms}
     assert by_label["prove/htps"][0] == "prove"  # the same configuration, another search
     assert by_label["prove/htps"][1][-1] == "search_model=htps"
     assert by_label["prove"][1] == by_label["prove/htps"][1][:-1]
     assert _budget("prove", ["search_model=htps"])["search_model"].endswith("htps.HTPS")
+
+
+def test_coq_arms_use_coqs_tactics_fixed_model_and_configuration() -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = defaults(parser.parse_args(["--env", "coq", "--tactics", "auto"]))
+    arms = _arms(args, Path("/tmp/sample.txt"))
+    assert [(label, name) for label, name, _ in arms] == [
+        ("auto", "coq"),
+        ("coq_prove", "coq_prove"),
+    ]
+    assert "tac_model=coq_fixed" in arms[0][2] and "tac_model.templates=['auto']" in arms[0][2]
+    assert defaults(parser.parse_args(["--env", "coq"])).tactics[0] == "auto"

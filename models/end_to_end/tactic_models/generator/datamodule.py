@@ -5,18 +5,23 @@ and with ``num_retrieved > 0`` the premises the same ranking (`premises.PremiseR
 first among those the theorem may use. In training each premise is dropped with probability
 ``p_drop`` (ReProver's augmentation, so the model does not rely on retrieval being right);
 validation reads them all.
+
+With ``library_proofs`` (a Coq theorem database directory) the library's own proofs are
+examples too: every traced tactic of a lemma in ``splits``, on the goal it was applied to.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from data.coq.database import CoqDatabase
 from data.proof_tree import Goal
 from data.traces.examples import EdgeExample
+from data.traces.schema import ProofTrace
 from environments.base import Premise
 from models.end_to_end.tactic_models.generator.inputs import format_input
 from models.end_to_end.tactic_models.generator.premises import PremiseRanking
@@ -45,6 +50,9 @@ class GeneratorDataModule(EdgeDataModule[GeneratorExample]):
     Premises come from the theorem database (``database``, null: the packaged HOL Light one),
     ranked by ``retriever`` (a ``PremiseRetriever`` config) or by symbol overlap; they must
     match the tactic model's ``num_retrieved``, ``retriever`` and ``max_input_bytes``.
+
+    ``library_proofs``: a Coq theorem database directory whose lemmas' traced proof steps
+    join the examples (their theorems are held out for validation like the others).
     """
 
     def __init__(
@@ -62,8 +70,16 @@ class GeneratorDataModule(EdgeDataModule[GeneratorExample]):
         max_input_bytes: int = 1024,
         max_output_bytes: int = 128,
         database: str | None = None,
+        library_proofs: str | None = None,
     ) -> None:
         super().__init__(trace_files, batch_size, val_fraction, seed, splits, num_workers)
+        if library_proofs is not None and num_retrieved:
+            raise ValueError(
+                "GeneratorDataModule: library_proofs (a Coq database) takes no retrieved premises "
+                f"(they come from the HOL Light database); got num_retrieved={num_retrieved}"
+            )
+        self.library_proofs = library_proofs
+        self.library_steps = 0  # examples from the library's own proofs
         if num_retrieved < 0 or not 0.0 <= p_drop < 1.0 or max_output_bytes < 1:
             raise ValueError(
                 f"GeneratorDataModule: need num_retrieved >= 0, p_drop in [0, 1) and "
@@ -74,6 +90,28 @@ class GeneratorDataModule(EdgeDataModule[GeneratorExample]):
         self.p_drop, self.max_input_bytes = p_drop, max_input_bytes
         self.max_output_bytes, self.database = max_output_bytes, database
         self._rng = random.Random(seed)
+
+    def examples_from(self, traces: Iterable[ProofTrace]) -> dict[str, list[GeneratorExample]]:
+        by_theorem = super().examples_from(traces)
+        if self.library_proofs is None:
+            return by_theorem
+        for record in CoqDatabase.load(self.library_proofs):
+            if self.splits is not None and record.split not in self.splits:
+                continue
+            for step in record.proof:
+                if len(step.tactic.encode("utf-8")) > self.max_output_bytes:
+                    self.skipped_steps += 1
+                    continue
+                goal = Goal(step.conclusion, step.hypotheses)
+                example = GeneratorExample(record.name, goal, step.tactic)
+                by_theorem.setdefault(record.name, []).append(example)
+                self.library_steps += 1
+        logger.info(
+            "GeneratorDataModule: %d steps of the library's own proofs from %s",
+            self.library_steps,
+            self.library_proofs,
+        )
+        return by_theorem
 
     def build_examples(
         self, labelled: Mapping[str, list[EdgeExample]]
