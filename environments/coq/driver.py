@@ -228,27 +228,26 @@ class CoqProof:
         """Replay ``steps`` from the statement as one script, then ``Qed`` and check axioms.
 
         Returns "" for a proof Coq's kernel accepts with no axiom beyond ``allowed_axioms``,
-        else the reason. Each step acts on the first open goal printed as its goal.
+        else the reason. The script always acts on the first open goal, with the tactic of the
+        step whose goal is printed like it: the proof tree merges goals printed alike, so a
+        goal that two branches share is one step but one of Coq's goals in each branch.
         """
+        step_for: dict[tuple[tuple[str, ...], str], ProofStep] = {}
+        for known in steps:
+            step_for.setdefault((known.goal.hypotheses, known.goal.conclusion), known)
+        limit = max(100, 10 * len(steps))  # a circular script must not run for ever
         script: list[str] = []
         try:
             state = self.coq.goto(self.context, CONTEXT_TIMEOUT_S)
-            for i, step in enumerate(steps):
-                if state is None:
-                    return f"step {i} ({step.tactic!r}): no proof is open"
-                wanted = (step.goal.hypotheses, step.goal.conclusion)
-                index = next(
-                    (
-                        n + 1
-                        for n, g in enumerate(state.foreground)
-                        if (g.hypotheses, g.conclusion) == wanted
-                    ),
-                    None,
-                )
-                if index is None:
-                    return f"step {i} ({step.tactic!r}): its goal {step.goal} is not open"
+            while state is not None and state.foreground:
+                goal = state.foreground[0]
+                step = step_for.get((goal.hypotheses, goal.conclusion))
+                if step is None:
+                    return f"no step of the proof acts on the open goal {as_goal(goal)}"
+                if len(script) >= limit:
+                    return f"the script does not close the proof within {limit} tactics"
                 script.append(
-                    tactics.render_sentence(step.tactic, index, timeout, self.library_tactics)
+                    tactics.render_sentence(step.tactic, 1, timeout, self.library_tactics)
                 )
                 state = self.coq.goto(self.context + tuple(script), timeout + GRACE_S)
             if state is None or state.foreground or state.background:

@@ -108,10 +108,22 @@ def required_modules(sentence: sent.Sentence) -> list[str]:
 
 
 def resolve(reference: str, by_logical: dict[str, str]) -> str | None:
-    """The library file a module reference names (``Arith_base``, ``Coq.Lists.List``)."""
+    """The library file a module reference names (``Arith_base``, ``Coq.Lists.List``).
+
+    ``From Coq Require List`` (the reference ``Coq.List``) names a module under ``Coq`` whose
+    name ends in ``List``, as Coq reads it: ``Coq.Lists.List``.
+    """
     if reference in by_logical:
         return by_logical[reference]
     matches = [f for name, f in by_logical.items() if name.endswith("." + reference)]
+    parts = reference.split(".")
+    for k in range(1, len(parts)):
+        if matches:
+            break
+        root, rest = ".".join(parts[:k]) + ".", "." + ".".join(parts[k:])
+        matches = [
+            f for name, f in by_logical.items() if name.startswith(root) and name.endswith(rest)
+        ]
     return min(matches) if matches else None
 
 

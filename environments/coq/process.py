@@ -13,6 +13,7 @@ process group, and nothing else) and the caller gets ``CoqTimeout``; one that di
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import re
@@ -131,9 +132,15 @@ class CoqIdeTop:
         self._depth = 0
         self._root = ET.Element("stream")
         self._held = ""
+        # A multi-byte character may be cut by a read's boundary: decode across reads.
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.messages: list[str] = []  # feedback messages printed during the last call
-        value = self._call('<call val="Init"><option val="none"/></call>', start_timeout)
-        self.initial_state = _state_id(value)
+        try:
+            value = self._call('<call val="Init"><option val="none"/></call>', start_timeout)
+            self.initial_state = _state_id(value)
+        except CoqError:
+            self.close()  # a process that cannot start must not outlive this object
+            raise
 
     @property
     def alive(self) -> bool:
@@ -216,7 +223,9 @@ class CoqIdeTop:
         if value.get("val") == "good":
             return
         good = value.find("state_id")
-        back = int(good.get("val", "0")) if good is not None else (state or 0)
+        back = int(good.get("val", "0")) if good is not None else 0
+        if back == 0:  # Coq's dummy state (an Add that did not parse): still at ``state``
+            back = state or 0
         raise SentenceFailed(pp_text(value.find("richpp")) or "Coq reported a failure", back)
 
     def _call(self, xml: str, timeout: float) -> ET.Element:
@@ -265,7 +274,7 @@ class CoqIdeTop:
                 code = proc.poll()
                 self.close()
                 raise CoqCrashed(f"coqidetop exited (status {code})")
-            self._feed(chunk.decode("utf-8", errors="replace"))
+            self._feed(self._decoder.decode(chunk))
 
     def _feed(self, text: str) -> None:
         """Feed the parser, holding back an entity cut by the chunk boundary."""

@@ -11,6 +11,9 @@ the premises chosen by the symbols they share with the goal, or by a trained den
   definition before any theorem about its constant), rarest constants first;
 - ``{premise}`` (one theorem): the template becomes one suggestion per premise among the top
   ``num_premise_choices``, its prior shared among them (``MATCH_MP_TAC {premise}``).
+
+What knows no tactic language (priors, premise ranking, filling and merging the templates) is
+``TemplateTacticModel``, so that another prover's dialect (``coq_fixed.py``) shares it.
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ from __future__ import annotations
 import heapq
 import math
 import re
+from abc import abstractmethod
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -75,14 +79,6 @@ def symbols(text: str) -> frozenset[str]:
     )
 
 
-def _goal_symbols(goal: Goal) -> frozenset[str]:
-    """Symbols of the conclusion and the hypotheses: assumptions say which theorems help too."""
-    found = set(symbols(goal.conclusion))
-    for hypothesis in goal.hypotheses:
-        found |= symbols(hypothesis)
-    return frozenset(found)
-
-
 def _unit_weights(goal: frozenset[str], shared: list[frozenset[str]]) -> dict[str, float]:
     """Plain overlap: every shared symbol counts once."""
     return dict.fromkeys(goal, 1.0)
@@ -112,46 +108,33 @@ class _PremiseInfo:
     citable: bool
 
 
-def _check_template(template: str) -> None:
-    """Raise ValueError naming ``template`` unless every way of filling it parses."""
-    if not isinstance(template, str) or not template.strip():
-        raise ValueError(f"FixedTacticModel: template {template!r} is not a non-empty string")
-    for placeholder in _LIST_PLACEHOLDERS:
-        if len(_IN_LIST[placeholder].findall(template)) != template.count(placeholder):
-            raise ValueError(
-                f"FixedTacticModel: template {template!r} uses {placeholder} outside a theorem"
-                f" list; write it as a whole list, e.g. 'REWRITE_TAC[{placeholder}]'"
-            )
-    fillings = [(_DUMMY_NAMES, "PREMISE_C"), ("", "PREMISE_C")]
-    for names, name in fillings:
-        text = template.replace(PREMISE, name)
-        for placeholder in _LIST_PLACEHOLDERS:
-            text = text.replace(placeholder, names)
-        try:
-            parse_tactic(text)
-        except TacticRejected as e:
-            raise ValueError(
-                f"FixedTacticModel: template {template!r} is not a tactic of the safe HOL Light"
-                f" grammar ({e}); see environments/hol_light/tactics.py for the allowed tactics"
-            ) from e
+class TemplateTacticModel(TacticModel):
+    """Fixed templates with fixed priors, filled per goal: what every dialect shares.
 
-
-class FixedTacticModel(TacticModel):
-    """Fixed templates with fixed priors; ``{premises}`` is filled with the goal's top-k premises.
-
-    HOL Light-specific by nature: its templates are HOList tactics, checked against the safe
-    grammar of ``environments.hol_light.tactics`` once, when the model is built. Premises are
-    ranked by the symbols they share with the goal (conclusion and hypotheses), divided by
+    A subclass is one prover's tactic language: how a template is checked (``check_template``),
+    what a term's symbols are (``symbols``), which premise names a tactic may cite
+    (``is_citable``), how a list of names is written (``separator``, ``max_tactic_chars``) and
+    what fills each placeholder (``list_fillings``, ``choice_fillings``). Priors are normalised
+    with logsumexp; premises are ranked by the symbols they share with the goal, divided by
     sqrt(1 + the premise's symbol count) so that long premises do not win by size alone;
     ``score="idf"`` also weights each shared symbol by its rarity in the premise list. Ties go
     to the later premise (closest in load order). Premises sharing nothing are never cited.
+    Templates that coincide once filled are merged, so each tactic is tried once.
 
     With ``retriever`` (``PremiseRetriever`` options: ``ckpt_path``, ``model``, ``device``,
     ``seed``) the premises are ranked by a dense retriever instead, batched over the goals of
-    one call; ``{definitions}`` is unchanged. The retriever's weights come from its config:
-    ``reload`` still refuses, so a mixture never hands this model another model's checkpoint
-    (the loop rebuilds its servers when ``retriever.ckpt_path`` changes).
+    one call. The retriever's weights come from its config: ``reload`` still refuses, so a
+    mixture never hands this model another model's checkpoint (the loop rebuilds its servers
+    when ``retriever.ckpt_path`` changes).
     """
+
+    list_placeholders: ClassVar[tuple[str, ...]] = (PLACEHOLDER,)
+    """Placeholders filled with a list of names (``separator``-joined)."""
+    separator: ClassVar[str]
+    max_tactic_chars: ClassVar[int]
+    """The grammar's length limit: lists of names are cut so that every filled template fits."""
+    empty_lists: ClassVar[bool] = True
+    """Whether a list placeholder may be filled with no name; if not, its template yields none."""
 
     def __init__(
         self,
@@ -160,62 +143,96 @@ class FixedTacticModel(TacticModel):
         num_premises: int = 20,
         score: str = "overlap",
         num_premise_choices: int = 4,
-        num_definitions: int = 8,
         retriever: Mapping[str, Any] | PremiseRetriever | None = None,
     ) -> None:
+        name = type(self).__name__
         if isinstance(templates, str):
-            raise ValueError(f"FixedTacticModel: templates must be a list, got {templates!r}")
+            raise ValueError(f"{name}: templates must be a list, got {templates!r}")
         self.templates = list(templates)
         if not self.templates:
-            raise ValueError("FixedTacticModel: templates is empty; give at least one tactic")
+            raise ValueError(f"{name}: templates is empty; give at least one tactic")
         for template in self.templates:
-            _check_template(template)
+            if not isinstance(template, str) or not template.strip():
+                raise ValueError(f"{name}: template {template!r} is not a non-empty string")
+            self.check_template(template)
         if log_priors is None:
             priors = [0.0] * len(self.templates)
         else:
             priors = [float(p) for p in log_priors]
             if len(priors) != len(self.templates):
                 raise ValueError(
-                    f"FixedTacticModel: log_priors has {len(priors)} entries but there are "
+                    f"{name}: log_priors has {len(priors)} entries but there are "
                     f"{len(self.templates)} templates; give one per template or none"
                 )
             bad = [p for p in priors if not math.isfinite(p)]
             if bad:
-                raise ValueError(f"FixedTacticModel: log_priors must be finite, got {bad}")
+                raise ValueError(f"{name}: log_priors must be finite, got {bad}")
         total = float(np.logaddexp.reduce(priors))
         self.log_priors = [p - total for p in priors]
-        for key, value in (
-            ("num_premises", num_premises),
-            ("num_premise_choices", num_premise_choices),
-            ("num_definitions", num_definitions),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError(f"FixedTacticModel: {key} must be an int, got {value!r}")
-            if value < 0:
-                raise ValueError(f"FixedTacticModel: {key} must be >= 0, got {value}")
+        self.check_counts(num_premises=num_premises, num_premise_choices=num_premise_choices)
         self.num_premises = num_premises
         self.num_premise_choices = num_premise_choices
-        self.num_definitions = num_definitions
         if score not in _WEIGHTS:
-            raise ValueError(
-                f"FixedTacticModel: unknown score {score!r}; choose one of {sorted(_WEIGHTS)}"
-            )
+            raise ValueError(f"{name}: unknown score {score!r}; choose one of {sorted(_WEIGHTS)}")
         self.score = score
         self._weights = _WEIGHTS[score]
         # The longest name list every template can take and stay within the grammar's limit.
-        lists = [(t, sum(t.count(p) for p in _LIST_PLACEHOLDERS)) for t in self.templates]
+        lists = [(t, sum(t.count(p) for p in self.list_placeholders)) for t in self.templates]
         self._max_list_chars = min(
-            ((MAX_INPUT_CHARS - len(t)) // count + len(PLACEHOLDER) for t, count in lists if count),
-            default=MAX_INPUT_CHARS,
+            (
+                (self.max_tactic_chars - len(t)) // count + len(PLACEHOLDER)
+                for t, count in lists
+                if count
+            ),
+            default=self.max_tactic_chars,
         )
         # By name; the statement is kept to notice a different premise under a known name.
         self._premises: dict[str, _PremiseInfo] = {}
-        # The premise list last indexed and, per symbol, its first premise that mentions it.
-        self._first_mention: tuple[Sequence[Premise], dict[str, int]] | None = None
         # The dense ranker of the premises, if any (None: rank them by shared symbols).
         self.retriever = None if retriever is None else _retriever(retriever)
         if self.retriever is not None:
             self.checkpoint = self.retriever.checkpoint
+
+    # The dialect.
+
+    @abstractmethod
+    def check_template(self, template: str) -> None:
+        """Raise ValueError naming ``template`` unless every way of filling it parses."""
+
+    @abstractmethod
+    def symbols(self, text: str) -> frozenset[str]:
+        """The constants and operators of a term (or hypothesis) of the dialect."""
+
+    @abstractmethod
+    def is_citable(self, premise: Premise) -> bool:
+        """Whether a tactic of the dialect may cite ``premise``."""
+
+    def goal_symbols(self, goal: Goal) -> frozenset[str]:
+        """Symbols of the conclusion and the hypotheses: assumptions say which theorems help."""
+        found = set(self.symbols(goal.conclusion))
+        for hypothesis in goal.hypotheses:
+            found |= self.symbols(hypothesis)
+        return frozenset(found)
+
+    def list_fillings(
+        self, goal: Goal, premises: Premises, ranked: list[str]
+    ) -> dict[str, list[str]]:
+        """Per list placeholder, the names it lists (``ranked``: the goal's best premises)."""
+        return {PLACEHOLDER: ranked[: self.num_premises]}
+
+    def choice_fillings(self, goal: Goal, ranked: list[str]) -> dict[str, list[str]]:
+        """Per one-name placeholder, the names its template yields one suggestion each for."""
+        return {PREMISE: ranked[: self.num_premise_choices]}
+
+    def check_counts(self, **counts: int) -> None:
+        """Raise ValueError unless every one of ``counts`` is an int >= 0."""
+        for key, value in counts.items():
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{type(self).__name__}: {key} must be an int, got {value!r}")
+            if value < 0:
+                raise ValueError(f"{type(self).__name__}: {key} must be >= 0, got {value}")
+
+    # The machinery.
 
     def get_tactics(self, goals: list[Goal], premises: list[Premises]) -> list[list[Suggestion]]:
         check_batch(goals, premises)
@@ -241,7 +258,7 @@ class FixedTacticModel(TacticModel):
             return []
         if self.retriever is not None:
             return self._retrieve([goal], [premises], count)[0]
-        goal_symbols = _goal_symbols(goal)
+        goal_symbols = self.goal_symbols(goal)
         infos = [self._info(p) for p in premises]
         shared = [goal_symbols & info.symbols for info in infos]
         weights = self._weights(goal_symbols, shared)
@@ -266,6 +283,114 @@ class FixedTacticModel(TacticModel):
         ranked = self.retriever.rank(goals, citable, count)
         return [[premise.name for premise, _ in found] for found in ranked]
 
+    def _info(self, premise: Premise) -> _PremiseInfo:
+        info = self._premises.get(premise.name)
+        if info is None or info.statement != premise.statement:
+            symbols = self.symbols(premise.statement)
+            info = _PremiseInfo(premise.statement, symbols, self.is_citable(premise))
+            self._premises[premise.name] = info
+        return info
+
+    def _fill(self, names: list[str]) -> str:
+        """The names as the inside of a list, cut to fit the grammar's length limit."""
+        length = -len(self.separator)
+        for count, name in enumerate(names):
+            length += len(name) + len(self.separator)
+            if length > self._max_list_chars:
+                names = names[:count]
+                break
+        return self.separator.join(names)
+
+    def _suggest(self, goal: Goal, premises: Premises, ranked: list[str]) -> list[Suggestion]:
+        """The filled templates for ``goal``, given its premises' names ranked best first."""
+        lists = {
+            p: self._fill(names) for p, names in self.list_fillings(goal, premises, ranked).items()
+        }
+        choices = self.choice_fillings(goal, ranked)
+        # Templates can coincide once filled (REWRITE_TAC[{premises}] with no premises is
+        # REWRITE_TAC[]): merge them, so each tactic is tried once.
+        merged: dict[str, float] = {}
+        for template, logprob in zip(self.templates, self.log_priors, strict=True):
+            if not self.empty_lists and any(p in template and not t for p, t in lists.items()):
+                continue
+            filled = template
+            for placeholder, text in lists.items():
+                filled = filled.replace(placeholder, text)
+            # One suggestion per combination of the one-name placeholders it uses, the
+            # template's prior shared among them; none to choose from: no suggestion.
+            tactics = [filled]
+            for placeholder, names in choices.items():
+                if placeholder in filled:
+                    tactics = [t.replace(placeholder, name) for t in tactics for name in names]
+            logprob -= math.log(max(len(tactics), 1))
+            for tactic in tactics:
+                previous = merged.get(tactic)
+                merged[tactic] = (
+                    logprob if previous is None else float(np.logaddexp(previous, logprob))
+                )
+        # A {premise} template without premises yields nothing: renormalise what is left.
+        total = float(np.logaddexp.reduce(list(merged.values()))) if merged else 0.0
+        return sorted(((t, lp - total) for t, lp in merged.items()), key=lambda item: -item[1])
+
+
+class FixedTacticModel(TemplateTacticModel):
+    """Fixed HOL Light templates with fixed priors; ``{premises}`` is filled with the goal's
+    top-k premises.
+
+    HOL Light-specific by nature: its templates are HOList tactics, checked against the safe
+    grammar of ``environments.hol_light.tactics`` once, when the model is built; premises are
+    ranked as ``TemplateTacticModel`` says. ``{definitions}`` is filled by the first premise
+    mentioning each of the goal's constants, with or without ``retriever``.
+    """
+
+    list_placeholders = _LIST_PLACEHOLDERS
+    separator = "; "
+    max_tactic_chars = MAX_INPUT_CHARS
+
+    def __init__(self, *args: Any, num_definitions: int = 8, **kwargs: Any) -> None:
+        """``num_definitions``: at most this many fill ``{definitions}``; the other options are
+        ``TemplateTacticModel``'s."""
+        self.check_counts(num_definitions=num_definitions)
+        self.num_definitions = num_definitions
+        # The premise list last indexed and, per symbol, its first premise that mentions it.
+        self._first_mention: tuple[Sequence[Premise], dict[str, int]] | None = None
+        super().__init__(*args, **kwargs)
+
+    def check_template(self, template: str) -> None:
+        for placeholder in _LIST_PLACEHOLDERS:
+            if len(_IN_LIST[placeholder].findall(template)) != template.count(placeholder):
+                raise ValueError(
+                    f"FixedTacticModel: template {template!r} uses {placeholder} outside a "
+                    f"theorem list; write it as a whole list, e.g. 'REWRITE_TAC[{placeholder}]'"
+                )
+        fillings = [(_DUMMY_NAMES, "PREMISE_C"), ("", "PREMISE_C")]
+        for names, name in fillings:
+            text = template.replace(PREMISE, name)
+            for placeholder in _LIST_PLACEHOLDERS:
+                text = text.replace(placeholder, names)
+            try:
+                parse_tactic(text)
+            except TacticRejected as e:
+                raise ValueError(
+                    f"FixedTacticModel: template {template!r} is not a tactic of the safe HOL "
+                    f"Light grammar ({e}); see environments/hol_light/tactics.py for the allowed "
+                    "tactics"
+                ) from e
+
+    def symbols(self, text: str) -> frozenset[str]:
+        return symbols(text)
+
+    def is_citable(self, premise: Premise) -> bool:
+        return is_theorem_name(premise.name)
+
+    def list_fillings(
+        self, goal: Goal, premises: Premises, ranked: list[str]
+    ) -> dict[str, list[str]]:
+        return {
+            PLACEHOLDER: ranked[: self.num_premises],
+            DEFINITIONS: self.select_definitions(goal, premises),
+        }
+
     def select_definitions(self, goal: Goal, premises: Sequence[Premise]) -> list[str]:
         """The defining premise of each non-logical constant of ``goal``, rarest constant first.
 
@@ -277,7 +402,7 @@ class FixedTacticModel(TacticModel):
         first = self._first_mentions(premises)
         found = {
             symbol: first[symbol]
-            for symbol in _goal_symbols(goal) - _LOGICAL
+            for symbol in self.goal_symbols(goal) - _LOGICAL
             if symbol in first and self._info(premises[first[symbol]]).citable
         }
         # The later a constant is introduced, the more specific it is: rarest first.
@@ -294,48 +419,6 @@ class FixedTacticModel(TacticModel):
                 first.setdefault(symbol, i)
         self._first_mention = (premises, first)
         return first
-
-    def _info(self, premise: Premise) -> _PremiseInfo:
-        info = self._premises.get(premise.name)
-        if info is None or info.statement != premise.statement:
-            citable = info.citable if info is not None else is_theorem_name(premise.name)
-            info = _PremiseInfo(premise.statement, symbols(premise.statement), citable)
-            self._premises[premise.name] = info
-        return info
-
-    def _fill(self, names: list[str]) -> str:
-        """The names as the inside of a theorem list, cut to fit the grammar's length limit."""
-        length = -2
-        for count, name in enumerate(names):
-            length += len(name) + 2
-            if length > self._max_list_chars:
-                names = names[:count]
-                break
-        return "; ".join(names)
-
-    def _suggest(self, goal: Goal, premises: Premises, ranked: list[str]) -> list[Suggestion]:
-        """The filled templates for ``goal``, given its premises' names ranked best first."""
-        theorem_list = self._fill(ranked[: self.num_premises])
-        choices = ranked[: self.num_premise_choices]
-        definitions = self._fill(self.select_definitions(goal, premises))
-        # Templates can coincide once filled (REWRITE_TAC[{premises}] with no premises is
-        # REWRITE_TAC[]): merge them, so each tactic is tried once.
-        merged: dict[str, float] = {}
-        for template, logprob in zip(self.templates, self.log_priors, strict=True):
-            filled = template.replace(PLACEHOLDER, theorem_list).replace(DEFINITIONS, definitions)
-            if PREMISE in filled:
-                tactics = [filled.replace(PREMISE, name) for name in choices]
-                logprob -= math.log(max(len(tactics), 1))
-            else:
-                tactics = [filled]
-            for tactic in tactics:
-                previous = merged.get(tactic)
-                merged[tactic] = (
-                    logprob if previous is None else float(np.logaddexp(previous, logprob))
-                )
-        # A {premise} template without premises yields nothing: renormalise what is left.
-        total = float(np.logaddexp.reduce(list(merged.values()))) if merged else 0.0
-        return sorted(((t, lp - total) for t, lp in merged.items()), key=lambda item: -item[1])
 
 
 def _retriever(config: Mapping[str, Any] | PremiseRetriever) -> PremiseRetriever:

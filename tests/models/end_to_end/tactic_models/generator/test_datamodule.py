@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from data.hol_light.database import TheoremDatabase
 from models.end_to_end.tactic_models.generator.datamodule import GeneratorDataModule
 from models.end_to_end.tactic_models.generator.inputs import format_goal, format_input
@@ -64,3 +66,40 @@ def test_premises_are_ranked_as_at_inference_and_dropped_only_in_training(
     ]
     assert any(shorter) and not all(shorter)  # some premises dropped, not all
     assert all(b["targets"] == val["targets"] for b in trained)
+
+
+def test_a_coq_librarys_own_proof_steps_join_the_traces_examples(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    from data.coq.database import CoqDatabase
+
+    library = CoqDatabase.load("data/coq/stdlib")
+    train = [r for r in library if r.split == "train" and r.proof]
+    module = _module(run_dir, library_proofs="data/coq/stdlib", max_output_bytes=40)
+    from_library = [e for e in module.train_examples if e.theorem in library.by_name]
+    # By theorem name (the data module's order), each lemma's steps in proof order.
+    steps = [
+        (r.name, t)
+        for r in sorted(train, key=lambda r: r.name)
+        for t in r.proof
+        if len(t.tactic.encode()) <= 40
+    ]
+    assert [(e.theorem, e.tactic) for e in from_library] == [(n, t.tactic) for n, t in steps]
+    assert [(e.goal.hypotheses, e.goal.conclusion) for e in from_library] == [
+        (t.hypotheses, t.conclusion) for _, t in steps
+    ]
+    assert module.library_steps == len(steps) and module.skipped_steps > 0  # long ones left out
+    assert {e.theorem for e in module.train_examples} > {e.theorem for e in from_library}
+    # The held-out and the evaluation splits stay out: valid lemmas give no example, and with
+    # a validation fraction whole lemmas move to validation.
+    assert not {e.theorem for e in from_library} & {r.name for r in library if r.split != "train"}
+    held = _module(run_dir, library_proofs="data/coq/stdlib", val_fraction=0.2)
+    val_names = {e.theorem for e in held.val_examples}
+    assert val_names and not val_names & {e.theorem for e in held.train_examples}
+
+
+def test_library_proofs_take_no_retrieved_premises(run_dir: Path) -> None:
+    with pytest.raises(ValueError, match="library_proofs.*num_retrieved=2"):
+        GeneratorDataModule(
+            str(run_dir / "traces"), library_proofs="data/coq/stdlib", num_retrieved=2
+        )
