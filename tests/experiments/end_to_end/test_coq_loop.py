@@ -24,6 +24,7 @@ TINY = [
     "total_timeout=3",
     "env_timeout=3",
     "num_sampled_tactics=8",
+    "tac_model.components.learned.num_sampled_tactics=2",  # a narrow beam: CPU model time
     "train_after_eval=['python -m experiments.lightning_runner "
     "--config-name=end_to_end/train/generator/run data_module.trace_files={traces} "
     "data_module.library_proofs=data/coq/stdlib trainer.max_epochs=1 "
